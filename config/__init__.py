@@ -1,0 +1,1 @@
+"""Configuration: the schema, the loader and the secrets from the environment."""

@@ -1,0 +1,156 @@
+"""Parse configuration once: defaults, then a variant file, then `--set` overrides, into a frozen `AppConfig`.
+
+Every error names the file (or `--set`), the dotted key, the bad value and what was expected.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from config.schema import AppConfig
+from config.secrets import ENV_DATA_DIR
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_ROOT / "config" / "default.toml"
+
+
+class ConfigError(Exception):
+    """The configuration is wrong: stop and tell the user which file and key."""
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _merge(base: dict[str, Any], overlay: Mapping[str, Any], origin: str, origins: dict[str, str], prefix: str = "") -> None:
+    for key, value in overlay.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge(base[key], value, origin, origins, dotted + ".")
+        else:
+            base[key] = copy.deepcopy(value)
+            origins[dotted] = origin
+            if isinstance(value, Mapping):
+                for sub in _leaves(value, dotted + "."):
+                    origins[sub] = origin
+
+
+def _leaves(mapping: Mapping[str, Any], prefix: str) -> list[str]:
+    out: list[str] = []
+    for key, value in mapping.items():
+        out.append(prefix + key)
+        if isinstance(value, Mapping):
+            out.extend(_leaves(value, f"{prefix}{key}."))
+    return out
+
+
+def _parse_value(text: str) -> Any:
+    """A `--set` value is a TOML literal (numbers, booleans, strings in quotes, arrays); bare words are strings."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    key, sep, raw = item.partition("=")
+    path = [p for p in key.strip().split(".") if p]
+    if not sep or not path:
+        raise ConfigError(f"--set {item!r}: expected section.key=value")
+    return path, _parse_value(raw.strip())
+
+
+def _nest(path: list[str], value: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {path[-1]: value}
+    for part in reversed(path[:-1]):
+        out = {part: out}
+    return out
+
+
+def _origin_of(loc: Sequence[str | int], origins: Mapping[str, str]) -> str:
+    parts = [str(p) for p in loc]
+    for n in range(len(parts), 0, -1):
+        found = origins.get(".".join(parts[:n]))
+        if found:
+            return found
+    return "configuration"
+
+
+def _describe(err: Mapping[str, Any], origins: Mapping[str, str]) -> str:
+    loc = [p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS)]
+    dotted = ".".join(str(p) for p in loc) or "(top level)"
+    where = _origin_of(loc, origins)
+    if err["type"] == "extra_forbidden":
+        return f"{where}: unknown key '{dotted}' (check the spelling; see config/default.toml for the valid keys)"
+    if err["type"] == "missing":
+        return f"{where}: missing key '{dotted}'"
+    got = err.get("input")
+    return f"{where}: key '{dotted}' = {got!r}: {err['msg']}"
+
+
+_UNION_TAGS = {
+    "next_business_day",
+    "same_day",
+    "days_after",
+    "month_day",
+    "month_last_business_day",
+    "employment_situation",
+    "label_only",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedConfig:
+    """The parsed config and the files it came from."""
+
+    config: AppConfig
+    sources: tuple[str, ...]
+
+
+def load_config(config_file: Path | None = None, overrides: Sequence[str] = ()) -> LoadedConfig:
+    """Defaults <- `config_file` (a full config or a variant holding only what differs) <- `--set` overrides."""
+    origins: dict[str, str] = {}
+    merged: dict[str, Any] = {}
+    sources = [str(DEFAULT_CONFIG)]
+    _merge(merged, _read_toml(DEFAULT_CONFIG), str(DEFAULT_CONFIG), origins)
+    if config_file is not None and config_file.resolve() != DEFAULT_CONFIG:
+        _merge(merged, _read_toml(config_file), str(config_file), origins)
+        sources.append(str(config_file))
+    for item in overrides:
+        path, value = parse_override(item)
+        _merge(merged, _nest(path, value), f"--set {item}", origins)
+        sources.append(f"--set {item}")
+    try:
+        cfg = AppConfig.model_validate(merged)
+    except ValidationError as exc:
+        lines = [_describe(err, origins) for err in exc.errors()]
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+    return LoadedConfig(cfg, tuple(sources))
+
+
+def resolve_path(raw: str) -> Path:
+    path = Path(raw).expanduser()
+    return path if path.is_absolute() else (PROJECT_ROOT / path).resolve()
+
+
+def pack_dir(cfg: AppConfig, env: Mapping[str, str]) -> Path:
+    """The data pack: `CUTCYCLE_DATA_DIR` when set, else `data.pack_dir`."""
+    override = env.get(ENV_DATA_DIR, "").strip()
+    return resolve_path(override) if override else resolve_path(cfg.data.pack_dir)
+
+
+def store_dir(cfg: AppConfig) -> Path:
+    return resolve_path(cfg.data.store_dir)

@@ -1,0 +1,180 @@
+"""The configuration schema: frozen pydantic models, unknown keys forbidden, every field documented.
+
+`config/default.toml` holds the defaults; a variant file and `--set section.key=value` overrides are merged over
+it by `config.loader`. Secrets never live here: see `config.secrets`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class Frozen(BaseModel):
+    """Base for every config model: immutable, unknown keys are errors."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _check_hhmm(value: str) -> str:
+    if not _HHMM.match(value):
+        raise ValueError(f"expected a New York wall time 'HH:MM', got {value!r}")
+    return value
+
+
+class NextBusinessDay(Frozen):
+    """Daily series published on the next US federal business day (FRED's H.15-style daily series)."""
+
+    rule: Literal["next_business_day"]
+    time: str = Field(description="New York wall time of publication, 'HH:MM'")
+    _t = field_validator("time")(_check_hhmm)
+
+
+class SameDay(Frozen):
+    """Known on the observation day itself (e.g. a target rate announced before it takes effect)."""
+
+    rule: Literal["same_day"]
+    time: str = Field(description="New York wall time from which the value is known, 'HH:MM'")
+    _t = field_validator("time")(_check_hhmm)
+
+
+class DaysAfter(Frozen):
+    """Weekly series published a fixed number of days after the period date (claims, NFCI, STLFSI)."""
+
+    rule: Literal["days_after"]
+    days: int = Field(ge=0, le=60, description="calendar days after the period date")
+    time: str = Field(description="New York wall time of publication, 'HH:MM'")
+    _t = field_validator("time")(_check_hhmm)
+
+
+class MonthDay(Frozen):
+    """Monthly series published on a day of a later month, moved forward to a business day (CPI, INDPRO)."""
+
+    rule: Literal["month_day"]
+    months_after: int = Field(ge=1, le=6, description="months after the period's month")
+    day: int = Field(ge=1, le=28, description="day of that month; a non-business day moves forward")
+    time: str = Field(description="New York wall time of publication, 'HH:MM'")
+    _t = field_validator("time")(_check_hhmm)
+
+
+class MonthLastBusinessDay(Frozen):
+    """Monthly series published on the last business day of a later month (PCE, about four weeks after)."""
+
+    rule: Literal["month_last_business_day"]
+    months_after: int = Field(ge=1, le=6, description="months after the period's month")
+    time: str = Field(description="New York wall time of publication, 'HH:MM'")
+    _t = field_validator("time")(_check_hhmm)
+
+
+class EmploymentSituation(Frozen):
+    """BLS Employment Situation: the third Friday after the reference week (the week holding the 12th)."""
+
+    rule: Literal["employment_situation"]
+    time: str = Field(description="New York wall time of publication, 'HH:MM'")
+    _t = field_validator("time")(_check_hhmm)
+
+
+class LabelOnly(Frozen):
+    """Published so late (NBER recession dates) that it may label history but never feed a decision."""
+
+    rule: Literal["label_only"]
+
+
+ReleaseRule = Annotated[
+    NextBusinessDay | SameDay | DaysAfter | MonthDay | MonthLastBusinessDay | EmploymentSituation | LabelOnly,
+    Field(discriminator="rule"),
+]
+
+
+class SeriesSpec(Frozen):
+    """One FRED series: what it is, how often it comes, when each value becomes known."""
+
+    title: str = Field(description="what the series measures")
+    frequency: Literal["daily", "weekly", "monthly"] = Field(description="the period of one observation")
+    release: ReleaseRule = Field(description="when a value for a period becomes known")
+    release_source: str = Field(description="where the release rule comes from (a schedule or a document)")
+    release_overrides: dict[str, str] = Field(
+        default_factory=dict,
+        description="period (YYYY-MM-DD) -> actual release 'YYYY-MM-DDTHH:MM' New York time, for known exceptions",
+    )
+    allowed_gaps: list[date] = Field(
+        default_factory=list, description="periods genuinely never published (e.g. during a government shutdown)"
+    )
+    max_gap_days: int = Field(default=0, ge=0, description="daily/weekly: largest gap between periods; 0 = default")
+    stale_after_days: int = Field(
+        default=0, ge=0, description="days past the next expected release before the series counts as stale; 0 = default"
+    )
+    discontinued: str | None = Field(default=None, description="why the series ends (it is never stale)")
+
+    @field_validator("release_overrides")
+    @classmethod
+    def _overrides_are_dates(cls, value: dict[str, str]) -> dict[str, str]:
+        for period, when in value.items():
+            date.fromisoformat(period)
+            if not re.match(r"^\d{4}-\d{2}-\d{2}T([01]\d|2[0-3]):[0-5]\d$", when):
+                raise ValueError(f"override for {period}: expected 'YYYY-MM-DDTHH:MM', got {when!r}")
+        return value
+
+
+class PriceSpec(Frozen):
+    """A daily price history: an ETF we trade or benchmark, or an index for history before the ETFs."""
+
+    file: str = Field(description="CSV file under the pack's prices/ folder")
+    kind: Literal["etf", "index"] = Field(description="tradable ETF or index level")
+    dividend_adjusted: bool = Field(description="true when open/high/low/close include dividends (total return)")
+    close_time: str = Field(default="16:00", description="New York time a regular session's bar is final")
+    _t = field_validator("close_time")(_check_hhmm)
+
+
+class DataConfig(Frozen):
+    """Where data comes from and where the local store lives."""
+
+    pack_dir: str = Field(description="the data pack; relative paths are from the project root; CUTCYCLE_DATA_DIR wins")
+    store_dir: str = Field(description="local state: the store, journals; relative paths are from the project root")
+    fomc_schedule_file: str = Field(description="TOML file with the published schedule of upcoming FOMC meetings")
+
+
+class FredConfig(Frozen):
+    """FRED / ALFRED access through fredapi."""
+
+    root_url: str = Field(description="FRED API root; point at a local server for tests")
+    timeout_seconds: float = Field(gt=0, le=120, description="connect+read timeout per request")
+    max_attempts: int = Field(ge=1, le=10, description="attempts per request on 429/5xx/timeouts")
+    backoff_seconds: float = Field(ge=0, le=60, description="first back-off; doubles each retry")
+    vintages: bool = Field(description="fetch ALFRED vintages so available_at is the real first release")
+    series: list[str] = Field(description="series `data sync` fetches")
+
+
+class AlpacaConfig(Frozen):
+    """Alpaca access. Keys come from the environment only."""
+
+    trading_url: str = Field(description="trading API base URL; APCA_API_BASE_URL overrides")
+    data_url: str = Field(description="market data API base URL")
+    feed: Literal["iex", "sip", "delayed_sip", "boats", "overnight", "otc"] = Field(description="stock data feed")
+    live: bool = Field(description="allow a live endpoint; also needs CUTCYCLE_ALLOW_LIVE=1 in the environment")
+    connect_timeout_seconds: float = Field(gt=0, le=60, description="TCP connect timeout")
+    read_timeout_seconds: float = Field(gt=0, le=120, description="read timeout per request")
+    requests_per_minute: int = Field(ge=1, le=10_000, description="shared rate limit across all calls")
+    symbols: list[str] = Field(description="symbols whose daily bars `data sync` fetches")
+
+
+class AppConfig(Frozen):
+    """The whole effective configuration."""
+
+    data: DataConfig
+    fred: FredConfig
+    alpaca: AlpacaConfig
+    series: dict[str, SeriesSpec] = Field(description="the FRED series catalogue, keyed by FRED id")
+    prices: dict[str, PriceSpec] = Field(description="price histories keyed by symbol")
+
+    @model_validator(mode="after")
+    def _fred_series_known(self) -> AppConfig:
+        unknown = [s for s in self.fred.series if s not in self.series]
+        if unknown:
+            raise ValueError(f"fred.series lists {unknown} which have no [series.<ID>] entry")
+        return self

@@ -1,0 +1,79 @@
+"""Data freshness: each dataset's range, rows, last available_at and whether it is stale against its schedule.
+
+A series is stale when the next release its schedule promises (plus a grace period) has passed at `now` without
+the store holding it. Price bars are stale when more than a few sessions behind the last completed session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from config.schema import AppConfig, SeriesSpec
+from datastore.releases import LabelOnlySeries, next_expected_release
+from datastore.sessions import nyse_calendar
+from datastore.store import Store
+
+GRACE_DAYS = {"daily": 4, "weekly": 4, "monthly": 10}
+PRICE_GRACE_SESSIONS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesStatus:
+    id: str
+    source: str
+    kind: str
+    first: str | None
+    last: str | None
+    rows: int
+    last_available_at: str | None
+    next_release: str | None
+    stale: bool
+    note: str
+
+
+def _series_status(store: Store, sid: str, spec: SeriesSpec, now: datetime) -> SeriesStatus:
+    info = store.dataset(f"fred:{sid}")
+    if info is None or info.last is None:
+        return SeriesStatus(sid, "-", "series", None, None, 0, None, None, True, "missing from the store: run `main.py data sync`")
+    frame = store.observations(sid)
+    known = frame[frame["value"].notna() & (frame["available_at"] <= now)]
+    last_available = known["available_at"].max().isoformat() if len(known) else None
+    last_period = known["period"].max().date() if len(known) else date.fromisoformat(info.last)
+    if spec.discontinued:
+        return SeriesStatus(sid, info.source, "series", info.first, info.last, info.rows, last_available, None, False, spec.discontinued)
+    try:
+        due = next_expected_release(spec, last_period)
+    except LabelOnlySeries:
+        return SeriesStatus(sid, info.source, "series", info.first, info.last, info.rows, None, None, False, "label only (NBER dates): never a trading input")
+    grace = timedelta(days=spec.stale_after_days or GRACE_DAYS[spec.frequency])
+    stale = now > due + grace
+    note = f"next release was due {due:%Y-%m-%d %H:%M} UTC" if stale else "current"
+    return SeriesStatus(sid, info.source, "series", info.first, info.last, info.rows, last_available, due.isoformat(), stale, note)
+
+
+def _bars_status(store: Store, symbol: str, now: datetime) -> SeriesStatus:
+    info = store.dataset(f"bars:{symbol}")
+    if info is None or info.last is None:
+        return SeriesStatus(symbol, "-", "bars", None, None, 0, None, None, True, "missing from the store: run `main.py data sync`")
+    bars = store.bars(symbol)
+    known = bars[bars["available_at"] <= now]
+    last_available = known["available_at"].max().isoformat() if len(known) else None
+    cal = nyse_calendar(max(now.year, date.fromisoformat(info.last).year) + 1)
+    sessions = cal.sessions_in_range(info.last, now.date().isoformat())
+    closed = [s for s in sessions if cal.session_close(s) <= now]
+    behind = max(len(closed) - 1, 0)
+    stale = behind > PRICE_GRACE_SESSIONS
+    note = f"{behind} sessions behind" if behind else "current"
+    return SeriesStatus(symbol, info.source, "bars", info.first, info.last, info.rows, last_available, None, stale, note)
+
+
+def data_status(store: Store, cfg: AppConfig, now: datetime) -> list[SeriesStatus]:
+    rows = [_series_status(store, sid, spec, now) for sid, spec in cfg.series.items()]
+    rows += [_bars_status(store, sym, now) for sym in cfg.prices]
+    meetings = store.dataset("fomc:meetings")
+    if meetings is not None:
+        rows.append(
+            SeriesStatus("FOMC", meetings.source, "meetings", meetings.first, meetings.last, meetings.rows, None, None, False, "calendar and decisions")
+        )
+    return rows

@@ -1,0 +1,1 @@
+"""The append-only journal shared by backtests and paper sessions."""

@@ -1,0 +1,245 @@
+"""cutcycle command line: the composition root.
+
+Parses the config once, picks the clock, the store and the broker, and hands them to the pure layers. Exit codes:
+0 success, 2 bad usage or bad input (config, data, arguments), 1 failure (a source or broker that did not answer,
+or a bug).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+from clock import NEW_YORK, Clock, SystemClock
+from config.loader import ConfigError, LoadedConfig, load_config, pack_dir, store_dir
+from config.secrets import Secrets, install_redaction
+from datastore.errors import DataError, SourceConfigError, SourceUnavailable
+from datastore.pack_import import import_pack
+from datastore.store import Store
+
+log = logging.getLogger("cutcycle")
+
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad arguments that argparse could not catch (e.g. an unparseable date)."""
+
+
+class App:
+    """What every command receives: the parsed config, the environment's secrets, a clock, the store."""
+
+    def __init__(self, loaded: LoadedConfig, env: dict[str, str], clock: Clock) -> None:
+        self.loaded = loaded
+        self.cfg = loaded.config
+        self.env = env
+        self.secrets = Secrets.from_env(env)
+        self.clock = clock
+        self._store: Store | None = None
+
+    def store(self) -> Store:
+        """The local store, with the data pack imported (validated, atomically) when it changed."""
+        if self._store is None:
+            store = Store(store_dir(self.cfg) / "store.sqlite")
+            try:
+                import_pack(store, self.cfg, pack_dir(self.cfg, self.env), self.clock.now())
+            except BaseException:
+                store.close()
+                raise
+            self._store = store
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+def parse_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"bad date {text!r}: expected YYYY-MM-DD") from None
+
+
+def end_of_day(day: date) -> datetime:
+    """An as-of instant for a calendar day: 23:59 New York time (everything published that day is known)."""
+    return datetime.combine(day, time(23, 59), tzinfo=NEW_YORK).astimezone(UTC)
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, sort_keys=False, default=str, allow_nan=False))
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[str(h) for h in headers], *[["" if c is None else str(c) for c in row] for row in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+# -- config ------------------------------------------------------------------------------------------------------
+
+
+def cmd_config_show(app: App, args: argparse.Namespace) -> int:
+    effective = app.cfg.model_dump(mode="json")
+    secrets = {
+        "APCA_API_KEY_ID": "set (redacted)" if app.secrets.alpaca_key_id else "not set",
+        "APCA_API_SECRET_KEY": "set (redacted)" if app.secrets.alpaca_secret_key else "not set",
+        "FRED_API_KEY": "set (redacted)" if app.secrets.fred_api_key else "not set",
+        "APCA_API_BASE_URL": app.secrets.alpaca_base_url or "not set",
+    }
+    if args.json:
+        print_json({"sources": list(app.loaded.sources), "config": effective, "environment": secrets})
+        return EXIT_OK
+    print("# effective configuration, merged from: " + ", ".join(app.loaded.sources))
+    print(_toml_dump(effective))
+    print("# environment (secrets are never printed)")
+    for key, value in secrets.items():
+        print(f"# {key}: {value}")
+    return EXIT_OK
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(k) if not k.isidentifier() else k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    if value is None:
+        return '""'
+    return str(value)
+
+
+def _toml_dump(data: dict[str, Any], prefix: str = "") -> str:
+    out: list[str] = []
+    scalars = {k: v for k, v in data.items() if not isinstance(v, dict) or prefix.count(".") >= 1}
+    tables = {k: v for k, v in data.items() if k not in scalars}
+    if prefix and scalars:
+        out.append(f"[{prefix}]")
+    out += [f"{k} = {_toml_value(v)}" for k, v in scalars.items()]
+    if scalars:
+        out.append("")
+    for key, value in tables.items():
+        out.append(_toml_dump(value, f"{prefix}.{key}" if prefix else key))
+    return "\n".join(out)
+
+
+# -- data --------------------------------------------------------------------------------------------------------
+
+
+def cmd_data_status(app: App, args: argparse.Namespace) -> int:
+    from datastore.status import data_status
+
+    now = end_of_day(parse_day(args.as_of)) if args.as_of else app.clock.now()
+    rows = data_status(app.store(), app.cfg, now)
+    if args.json:
+        print_json(
+            {
+                "as_of": now.isoformat(),
+                "series": [
+                    {
+                        "id": r.id,
+                        "source": r.source,
+                        "kind": r.kind,
+                        "first": r.first,
+                        "last": r.last,
+                        "rows": r.rows,
+                        "last_available_at": r.last_available_at,
+                        "stale": r.stale,
+                        "note": r.note,
+                    }
+                    for r in rows
+                ],
+            }
+        )
+        return EXIT_OK
+    print(f"data status as of {now:%Y-%m-%d %H:%M} UTC  (store: {app.store().path})")
+    table = [
+        (r.id, r.kind, r.source, r.first, r.last, r.rows, (r.last_available_at or "")[:16].replace("T", " "), "STALE" if r.stale else "ok", r.note)
+        for r in rows
+    ]
+    print(format_table(["id", "kind", "source", "first", "last", "rows", "last available (UTC)", "", "note"], table))
+    stale = sum(r.stale for r in rows)
+    print(f"\n{len(rows)} datasets, {stale} stale. Run `main.py data sync` with FRED_API_KEY / APCA_API_* set to refresh.")
+    return EXIT_OK
+
+
+def cmd_data_sync(app: App, args: argparse.Namespace) -> int:
+    from datastore.sync import sync_all
+
+    report = sync_all(app.store(), app.cfg, app.secrets, app.clock, fred_series=args.series or None, symbols=args.symbols or None)
+    for line in report.lines:
+        print(line)
+    return EXIT_OK if report.ok else EXIT_FAILURE
+
+
+# -- wiring ------------------------------------------------------------------------------------------------------
+
+Handler = Callable[[App, argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="main.py", description="cutcycle: trade IWM through Fed rate-cut cycles, backtest and paper")
+    parser.add_argument("--config", type=Path, help="a config or variant TOML file merged over config/default.toml")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config key (repeatable)")
+    parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log verbosity (stderr)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    config = sub.add_parser("config", help="show the effective configuration").add_subparsers(dest="action", required=True)
+    show = config.add_parser("show", help="print the merged config (secrets redacted)")
+    show.add_argument("--json", action="store_true", help="machine-readable output")
+    show.set_defaults(handler=cmd_config_show)
+
+    data = sub.add_parser("data", help="the local data store").add_subparsers(dest="action", required=True)
+    status = data.add_parser("status", help="each series: range, rows, last available_at, staleness")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument("--as-of", help="judge staleness at this date (YYYY-MM-DD) instead of now")
+    status.set_defaults(handler=cmd_data_status)
+    sync = data.add_parser("sync", help="fetch FRED series and Alpaca daily bars into the store (needs keys)")
+    sync.add_argument("--series", action="append", help="only this FRED series (repeatable)")
+    sync.add_argument("--symbols", action="append", help="only these symbols' bars (repeatable)")
+    sync.set_defaults(handler=cmd_data_sync)
+    return parser
+
+
+def setup_logging(level: str, secrets: Secrets) -> None:
+    logging.basicConfig(level=getattr(logging, level), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    install_redaction(secrets)
+
+
+def main(argv: Sequence[str] | None = None, env: dict[str, str] | None = None, clock: Clock | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    environment = dict(os.environ if env is None else env)
+    setup_logging(args.log_level, Secrets.from_env(environment))
+    app: App | None = None
+    try:
+        app = App(load_config(args.config, args.overrides), environment, clock or SystemClock())
+        handler: Handler = args.handler
+        return handler(app, args)
+    except (ConfigError, DataError, SourceConfigError, UsageError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except SourceUnavailable as exc:
+        print(f"error: {exc} (a source did not answer; nothing was changed)", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return EXIT_FAILURE
+    finally:
+        if app is not None:
+            app.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
