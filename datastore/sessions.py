@@ -6,6 +6,7 @@ start is recent), so the start is passed explicitly; days before it close at the
 
 from __future__ import annotations
 
+import warnings
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
@@ -19,7 +20,11 @@ CALENDAR_START = "1990-01-02"
 
 @lru_cache(maxsize=4)
 def nyse_calendar(end_year: int) -> xcals.ExchangeCalendar:
-    return xcals.get_calendar("XNYS", start=CALENDAR_START, end=f"{end_year}-12-31")
+    # exchange_calendars 4.13 trips a pandas 3.1 deprecation (Series.values on tz-aware data) while building.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Series.values returning an ndarray", category=FutureWarning)
+        warnings.filterwarnings("ignore", message="Series.values returning an ndarray", category=DeprecationWarning)
+        return xcals.get_calendar("XNYS", start=CALENDAR_START, end=f"{end_year}-12-31")
 
 
 @lru_cache(maxsize=8)

@@ -7,6 +7,7 @@ replaces a whole dataset inside one transaction, so a failed import leaves the p
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -139,7 +140,7 @@ class Store:
         self._db.executemany(
             "INSERT INTO observations VALUES (?,?,?,?,?)",
             [
-                (series, p.isoformat(), None if v != v else float(v), iso_utc(a), None if r is None else r.isoformat())
+                (series, p.isoformat(), None if math.isnan(v) else float(v), iso_utc(a), None if r is None else r.isoformat())
                 for p, v, a, r in zip(periods, values, available_at, starts, strict=True)
             ],
         )
@@ -164,8 +165,10 @@ class Store:
         """`frame`: index of dates; columns open, high, low, close, volume, available_at (UTC)."""
         self._db.execute("DELETE FROM bars WHERE symbol=?", (symbol,))
         rows = [
-            (symbol, day.isoformat(), float(r.open), float(r.high), float(r.low), float(r.close), float(r.volume), iso_utc(r.available_at))
-            for day, r in zip(frame.index, frame.itertuples(index=False), strict=True)
+            (symbol, day.isoformat(), float(o), float(h), float(lo), float(c), float(v), iso_utc(a))
+            for day, o, h, lo, c, v, a in zip(
+                frame.index, frame["open"], frame["high"], frame["low"], frame["close"], frame["volume"], frame["available_at"], strict=True
+            )
         ]
         self._db.executemany("INSERT INTO bars VALUES (?,?,?,?,?,?,?,?)", rows)
         days = list(frame.index)

@@ -6,6 +6,7 @@ the same object comes out of a backtest and a paper session, and serialises to t
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
@@ -32,9 +33,15 @@ class Phase:
     last_decision: date | None
     last_decision_bp: float | None
     meetings_since_last_cut: int
-    cuts_priced_bp: float | None  # market pricing: (2y or 3m bill) minus effective fed funds, in bp; negative = cuts priced
-    cuts_expected: bool | None  # pricing clearly below EFFR
+    cuts_priced_bp: float | None  # market pricing: 2-year yield minus effective fed funds, bp; negative = cuts priced
+    cuts_expected: bool | None  # 2y or 3m bill clearly below EFFR (margins in SignalParams.phase)
     target_upper: float | None
+    bill_minus_effr_bp: float | None = None  # 3-month bill minus effective fed funds, bp (cuts_priced_bp is the 2-year's)
+    last_move: date | None = None  # the last change of the target (cut or hike)
+    last_move_bp: float | None = None
+    last_move_intermeeting: bool = False  # the last move came between scheduled meetings (an emergency move)
+    future_meetings_known: int = 0  # scheduled meetings after as_of in the calendar (warns below the configured minimum)
+    warnings: tuple[str, ...] = ()  # loud problems with the calendar (too few future meetings known)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +90,8 @@ class Market:
     vix_peak: float | None  # highest VIX over the recent window
     vix_off_peak: float | None  # vix / vix_peak - 1 (<= 0): a fading spike is clearly below its peak
     bill_rate: float | None  # 3-month T-bill, percent, for cash interest
+    bill_rate_source: str | None = None  # "DTB3", or "DFF" when the bill series is stale (documented fallback)
+    iwm_trailing_high: float | None = None  # the high the drawdown is measured from
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +104,12 @@ class Snapshot:
     indicators: dict[str, Reading]
     regime: RegimeCall
     market: Market
+    warnings: tuple[str, ...] = ()  # every loud problem at as_of (calendar, missing inputs), for logs and the CLI
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (dates as ISO strings) for the journal and `--json` output."""
-        return _jsonable(asdict(self))
+        out: dict[str, Any] = _jsonable(asdict(self))
+        return out
 
 
 def _jsonable(value: Any) -> Any:
@@ -108,6 +119,6 @@ def _jsonable(value: Any) -> Any:
         return [_jsonable(v) for v in value]
     if isinstance(value, datetime | date):
         return value.isoformat()
-    if isinstance(value, float) and value != value:
+    if isinstance(value, float) and math.isnan(value):
         return None
     return value
