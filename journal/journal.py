@@ -265,6 +265,20 @@ class Journal:
                 (run_id, _iso(at), kind, message, _json(detail or {})),
             )
 
+    # -- the run ledger -------------------------------------------------------------------------------------------
+
+    def job_done(self, job: str, trading_day: str) -> bool:
+        """Whether a daily job already completed (or was deliberately skipped) for a session."""
+        return self._db.execute("SELECT 1 FROM job_ledger WHERE job=? AND trading_day=?", (job, trading_day)).fetchone() is not None
+
+    def mark_job(self, run_id: str, job: str, trading_day: str, *, outcome: str, at: datetime, detail: str = "") -> bool:
+        """Record a daily job's completion once; False if it was already recorded (a restart raced it)."""
+        with self.transaction():
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO job_ledger VALUES (?,?,?,?,?,?)", (job, trading_day, run_id, outcome, _iso(at), detail)
+            )
+        return cur.rowcount == 1
+
     # -- reads ----------------------------------------------------------------------------------------------------
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:

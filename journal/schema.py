@@ -9,7 +9,7 @@ from __future__ import annotations
 
 SCHEMA_VERSION = 1
 
-APPEND_ONLY = ("decisions", "intents", "order_events", "fills", "positions", "equity", "events")
+APPEND_ONLY = ("decisions", "intents", "order_events", "fills", "positions", "equity", "events", "job_ledger")
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -111,6 +111,16 @@ CREATE TABLE IF NOT EXISTS equity (
     fees REAL NOT NULL DEFAULT 0,       -- commissions and fees paid that day
     regime TEXT,
     PRIMARY KEY (run_id, day)
+);
+
+CREATE TABLE IF NOT EXISTS job_ledger (
+    job TEXT NOT NULL,              -- pre_open, decision, expiry, ...
+    trading_day TEXT NOT NULL,      -- the session the job belongs to
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    outcome TEXT NOT NULL,          -- done, skipped (too late to be meaningful), dry_run
+    completed_at TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (job, trading_day)  -- a daily job runs once per trading day, whatever the restarts
 );
 
 CREATE TABLE IF NOT EXISTS events (

@@ -1,0 +1,108 @@
+"""When each job runs, and which are due now: the ledger, not the job store, decides catch-up.
+
+Daily jobs belong to a trading session and have a scheduled New York wall time and a deadline after which running
+them is no longer meaningful (a decision for tomorrow's open is useless once the open has passed). `due_jobs` is a
+pure function of (now, calendar, ledger); the APScheduler triggers only wake the process up, and the simulated
+clock replays the very same triggers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from apscheduler.triggers.cron import CronTrigger
+
+from clock import NEW_YORK
+from runner.calendar import Session, TradingCalendar
+
+# Alpaca rejects market-on-open orders submitted after 09:28 ET; keep a margin.
+OPG_CUTOFF = timedelta(minutes=3)
+
+
+@dataclass(frozen=True, slots=True)
+class DailyJob:
+    """A job that runs once per trading session."""
+
+    name: str
+    at: time  # New York wall time
+    misfire_grace_seconds: int  # how late APScheduler may still fire it (the ledger decides beyond that)
+    deadline: Callable[[Session, TradingCalendar], datetime]
+
+    def trigger(self) -> CronTrigger:
+        return CronTrigger(day_of_week="mon-fri", hour=self.at.hour, minute=self.at.minute, timezone=NEW_YORK)
+
+    def scheduled(self, session: Session) -> datetime:
+        local = datetime.combine(session.day, self.at, tzinfo=NEW_YORK)
+        return local.astimezone(session.open.tzinfo)
+
+
+def _pre_open_deadline(session: Session, _: TradingCalendar) -> datetime:
+    return session.open - OPG_CUTOFF
+
+
+def _decision_deadline(session: Session, calendar: TradingCalendar) -> datetime:
+    # Its intents are for the next open: meaningful until that session's submission cutoff.
+    return calendar.next_session(session.day).open - OPG_CUTOFF
+
+
+def _expiry_deadline(session: Session, _: TradingCalendar) -> datetime:
+    # Close or roll puts by 15:00 ET (Alpaca may liquidate ITM longs ~15:15), earlier on half days.
+    three_pm = datetime.combine(session.day, time(15, 0), tzinfo=NEW_YORK).astimezone(session.close.tzinfo)
+    return min(three_pm, session.close - timedelta(minutes=15))
+
+
+PRE_OPEN = DailyJob("pre_open", time(8, 45), 30 * 60, _pre_open_deadline)
+EXPIRY = DailyJob("expiry", time(11, 30), 60 * 60, _expiry_deadline)
+DECISION = DailyJob("decision", time(16, 30), 4 * 60 * 60, _decision_deadline)
+DAILY_JOBS: tuple[DailyJob, ...] = (PRE_OPEN, EXPIRY, DECISION)
+
+RECONCILE_EVERY = timedelta(minutes=5)
+HEARTBEAT_EVERY = timedelta(seconds=30)
+
+
+@dataclass(frozen=True, slots=True)
+class DueJob:
+    job: DailyJob
+    session: Session
+    scheduled: datetime
+    deadline: datetime
+
+
+def due_jobs(
+    now: datetime, calendar: TradingCalendar, done: Callable[[str, str], bool], lookback_days: int = 6
+) -> tuple[list[DueJob], list[DueJob]]:
+    """(due now in scheduled order, missed beyond their deadline and never run)."""
+    today = now.astimezone(NEW_YORK).date()
+    sessions = calendar.sessions(today - timedelta(days=lookback_days), today)
+    due: list[DueJob] = []
+    missed: list[DueJob] = []
+    for session in sessions:
+        for job in DAILY_JOBS:
+            scheduled = job.scheduled(session)
+            if scheduled > now or done(job.name, session.day.isoformat()):
+                continue
+            item = DueJob(job, session, scheduled, job.deadline(session, calendar))
+            (due if now < item.deadline else missed).append(item)
+    due.sort(key=lambda d: d.scheduled)
+    return due, missed
+
+
+def next_fire_times(after: datetime, until: datetime) -> list[tuple[datetime, str]]:
+    """Every daily job's fire time in (after, until], from the same cron triggers the live scheduler uses."""
+    out: list[tuple[datetime, str]] = []
+    for job in DAILY_JOBS:
+        trigger = job.trigger()
+        previous: datetime | None = None
+        cursor = after
+        while True:
+            fire = trigger.get_next_fire_time(previous, cursor)
+            if fire is None or fire > until:
+                break
+            if fire > after:
+                out.append((fire, job.name))
+            previous = fire
+            cursor = fire + timedelta(seconds=1)
+    out.sort()
+    return out
