@@ -178,7 +178,16 @@ def cmd_data_status(app: App, args: argparse.Namespace) -> int:
 def cmd_data_sync(app: App, args: argparse.Namespace) -> int:
     from datastore.sync import sync_all
 
-    report = sync_all(app.store(), app.cfg, app.secrets, app.clock, fred_series=args.series or None, symbols=args.symbols or None)
+    def bars_client() -> Any:
+        from broker.alpaca.clients import build_clients
+        from broker.alpaca.safety import EndpointGuard
+
+        guard = EndpointGuard(live=app.cfg.alpaca.live, allow_live=app.secrets.allow_live)
+        return build_clients(app.cfg.alpaca, app.secrets, guard=guard, wall=app.clock).stock_data
+
+    report = sync_all(
+        app.store(), app.cfg, app.secrets, app.clock, bars_client=bars_client, fred_series=args.series or None, symbols=args.symbols or None
+    )
     for line in report.lines:
         print(line)
     return EXIT_OK if report.ok else EXIT_FAILURE

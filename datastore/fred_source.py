@@ -64,8 +64,7 @@ class MissingApiKey(SourceConfigError):
 
     def __init__(self) -> None:
         super().__init__(
-            f"{ENV_FRED_API_KEY} is not set in the environment, so no FRED series was fetched "
-            "(a free key: https://fred.stlouisfed.org/docs/api/api_key.html)"
+            f"{ENV_FRED_API_KEY} is not set in the environment, so no FRED series was fetched (a free key: https://fred.stlouisfed.org/docs/api/api_key.html)"
         )
         self.variable = ENV_FRED_API_KEY
 
@@ -157,7 +156,7 @@ def vintage_available_at(spec: SeriesSpec, period: date, realtime_start: date) -
     rule = spec.release
     if isinstance(rule, LabelOnly):
         return new_york((realtime_start + timedelta(days=1)).isoformat(), "00:00")
-    return new_york(realtime_start.isoformat(), rule.time)
+    return max(new_york(realtime_start.isoformat(), rule.time), release_instant(spec, period))
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,7 +280,11 @@ class FredClient(Fred):  # type: ignore[misc]  # fredapi ships no type informati
                 delay = backoff_delay(attempt, self._backoff, failure.retry_after)
                 log.warning(
                     "FRED %s: attempt %d/%d failed (%s); retrying in %.2f s",
-                    what, attempt, self._max_attempts, self.redact(failure.describe()), delay,
+                    what,
+                    attempt,
+                    self._max_attempts,
+                    self.redact(failure.describe()),
+                    delay,
                 )
                 self._sleep(delay)
         assert failure is not None  # max_attempts >= 1 (config schema)
@@ -375,9 +378,7 @@ def fetch_latest(client: FredClient, series_id: str, spec: SeriesSpec, clock: Cl
     periods = [pd.Timestamp(ts).date() for ts in raw.index]
     values = [float(v) for v in pd.to_numeric(raw, errors="coerce").astype(float)]
     available = [latest_available_at(spec, p, fetched_at) for p in periods]
-    return FetchedSeries(
-        series_id, periods, values, available, None, "fred", VINTAGE_LATEST, _origin(client, series_id, False), fetched_at
-    )
+    return FetchedSeries(series_id, periods, values, available, None, "fred", VINTAGE_LATEST, _origin(client, series_id, False), fetched_at)
 
 
 def fetch_vintages(client: FredClient, series_id: str, spec: SeriesSpec, clock: Clock) -> FetchedSeries:
@@ -462,9 +463,7 @@ def sync_one(store: Store, client: FredClient, series_id: str, spec: SeriesSpec,
     return SyncResult(series_id, True, len(fetched.periods), fetched.source, fetched.vintage, message=fetched.note)
 
 
-def sync_fred(
-    store: Store, cfg: AppConfig, secrets: Secrets, clock: Clock, series_ids: Iterable[str] | None = None
-) -> list[SyncResult]:
+def sync_fred(store: Store, cfg: AppConfig, secrets: Secrets, clock: Clock, series_ids: Iterable[str] | None = None) -> list[SyncResult]:
     """Fetch `series_ids` (default: `fred.series`) and store each in its own transaction.
 
     Raises `MissingApiKey` when FRED_API_KEY is absent and `UnknownSeries` for an id without a `[series.<ID>]`

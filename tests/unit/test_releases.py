@@ -12,8 +12,8 @@ from datastore.releases import LabelOnlySeries, employment_situation_day, next_e
 CFG = load_config().config
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

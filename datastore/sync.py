@@ -1,0 +1,56 @@
+"""`main.py data sync`: refresh the store from FRED and Alpaca, saying clearly what could not be fetched."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+from clock import Clock
+from config.schema import AppConfig
+from config.secrets import ENV_FRED_API_KEY, Secrets
+from datastore.alpaca_bars import BarsClient, sync_bars
+from datastore.fred_source import sync_fred
+from datastore.store import Store
+
+BARS_START = date(2016, 1, 4)  # Alpaca's daily history starts in 2016
+
+
+@dataclass
+class SyncReport:
+    lines: list[str] = field(default_factory=list)
+    ok: bool = True
+
+
+def sync_all(
+    store: Store,
+    cfg: AppConfig,
+    secrets: Secrets,
+    clock: Clock,
+    *,
+    bars_client: Callable[[], BarsClient] | None,
+    fred_series: list[str] | None = None,
+    symbols: list[str] | None = None,
+) -> SyncReport:
+    """FRED first, then Alpaca bars; a missing key skips that source with a clear line, never silently."""
+    report = SyncReport()
+    if secrets.fred_api_key is None:
+        report.lines.append(f"FRED: skipped: {ENV_FRED_API_KEY} is not set (the store keeps its current copies)")
+        report.ok = False
+    else:
+        for r in sync_fred(store, cfg, secrets, clock, fred_series):
+            status = f" (HTTP {r.status})" if r.status else ""
+            report.lines.append(f"FRED {r.series}: {'ok, ' + str(r.rows) + ' rows' if r.ok else 'FAILED' + status}{' - ' + r.message if r.message else ''}")
+            report.ok &= r.ok
+    if bars_client is None or not secrets.has_alpaca():
+        report.lines.append(f"Alpaca bars: skipped: {', '.join(secrets.missing_alpaca()) or 'no client'} not set (the store keeps its current bars)")
+        report.ok = False
+        return report
+    client = bars_client()
+    for symbol in symbols or cfg.alpaca.symbols:
+        spec = cfg.prices.get(symbol)
+        close_time = spec.close_time if spec else "16:00"
+        b = sync_bars(store, client, symbol, BARS_START, cfg.alpaca.feed, clock, close_time)
+        report.lines.append(f"Alpaca {symbol}: {'ok, ' + str(b.rows) + ' rows' if b.ok else 'FAILED'} - {b.message}")
+        report.ok &= b.ok
+    return report
