@@ -193,6 +193,74 @@ def cmd_data_sync(app: App, args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_FAILURE
 
 
+# -- signals ---------------------------------------------------------------------------------------------------
+
+
+def _signal_inputs(app: App) -> tuple[Any, Any]:
+    from config.loader import resolve_path
+    from signals.build import load_pit
+    from signals.fomc import load_schedule
+
+    return load_pit(app.store()), load_schedule(resolve_path(app.cfg.data.fomc_schedule_file))
+
+
+def _last_session(pit: Any) -> date:
+    from signals.build import session_days
+
+    days = session_days(pit, date(1990, 1, 1), date(2200, 1, 1))
+    return days[-1]
+
+
+def cmd_signals(app: App, args: argparse.Namespace) -> int:
+    from signals import cli as sig
+    from signals.build import build_snapshot, session_as_of, session_days, snapshot_history
+
+    pit, schedule = _signal_inputs(app)
+    params = app.cfg.signals
+    if args.history:
+        start, end = parse_day(args.history[0]), parse_day(args.history[1])
+        if end < start:
+            raise UsageError(f"--history: end {end} is before start {start}")
+        days = session_days(pit, start, end)
+        if not days:
+            raise UsageError(f"--history: no sessions between {start} and {end} in the store")
+        snaps = snapshot_history(pit, days, params, schedule)
+        if args.chart:
+            from signals.build import target_path
+            from signals.fomc import derive_decisions
+
+            far = end_of_day(date(2200, 1, 1))
+            decisions = derive_decisions(target_path(pit, far), pit.meetings, params.phase)
+            cuts = [d.day for d in decisions if d.bp < 0 and start <= d.day <= end]
+            iwm = pit.bars_as_of("IWM", far)["close"]
+            path = sig.regime_chart(snaps, iwm, cuts, Path(args.chart))
+            print(f"chart written: {path}", file=sys.stderr)
+        if args.csv:
+            print(sig.history_csv(snaps), end="")
+        elif args.json:
+            print(sig.history_json(snaps))
+        elif not args.chart:
+            print(sig.history_csv(snaps), end="")
+        return EXIT_OK
+    day = parse_day(args.as_of) if args.as_of else _last_session(pit)
+    snap = build_snapshot(pit, session_as_of(day, params), day, params, schedule)
+    print(sig.snapshot_json(snap) if args.json else sig.snapshot_table(snap))
+    return EXIT_OK
+
+
+def cmd_events(app: App, args: argparse.Namespace) -> int:
+    from signals import cli as sig
+    from signals.study import run_event_study
+
+    pit, schedule = _signal_inputs(app)
+    recessions = app.store().observations("USREC").set_index("period")["value"]
+    studies = run_event_study(pit, recessions, app.cfg.signals, schedule)
+    if args.chart:
+        print(f"chart written: {sig.events_chart(studies, Path(args.chart))}", file=sys.stderr)
+    print(sig.events_json(studies) if args.json else sig.events_table(studies))
+    return EXIT_OK
+
+
 # -- wiring ------------------------------------------------------------------------------------------------------
 
 Handler = Callable[[App, argparse.Namespace], int]
@@ -219,6 +287,19 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--series", action="append", help="only this FRED series (repeatable)")
     sync.add_argument("--symbols", action="append", help="only these symbols' bars (repeatable)")
     sync.set_defaults(handler=cmd_data_sync)
+
+    signals = sub.add_parser("signals", help="the snapshot at a date: FOMC phase, indicators, regime and its reasons")
+    signals.add_argument("--as-of", help="session date YYYY-MM-DD (default: the latest session in the store)")
+    signals.add_argument("--history", nargs=2, metavar=("START", "END"), help="the daily series between two dates")
+    signals.add_argument("--json", action="store_true", help="machine-readable output")
+    signals.add_argument("--csv", action="store_true", help="with --history: CSV (the default for --history)")
+    signals.add_argument("--chart", metavar="FILE.png", help="with --history: draw the regime timeline over IWM with FOMC cuts")
+    signals.set_defaults(handler=cmd_signals)
+
+    events = sub.add_parser("events", help="event study of every easing cycle since 1990: small vs large caps")
+    events.add_argument("--json", action="store_true", help="machine-readable output")
+    events.add_argument("--chart", metavar="FILE.png", help="also draw the cycles' returns")
+    events.set_defaults(handler=cmd_events)
     return parser
 
 

@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from signals.params import SignalParams
+
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
@@ -171,6 +173,7 @@ class AppConfig(Frozen):
     alpaca: AlpacaConfig
     series: dict[str, SeriesSpec] = Field(description="the FRED series catalogue, keyed by FRED id")
     prices: dict[str, PriceSpec] = Field(description="price histories keyed by symbol")
+    signals: SignalParams = Field(default_factory=SignalParams, description="phase, indicator and regime rules (signals/params.py)")
 
     @model_validator(mode="after")
     def _fred_series_known(self) -> AppConfig:

@@ -1,0 +1,1 @@
+"""The signal layer: FOMC calendar and cycle phase, point-in-time indicators, the regime, and the event study."""

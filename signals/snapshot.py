@@ -52,6 +52,7 @@ class Reading:
     period: date | None  # the period of the newest observation used
     available_at: datetime | None  # when that observation became known
     stale: bool
+    last_value: float | None = None  # the newest known value even when stale (None only if nothing usable is known)
 
 
 @dataclass(frozen=True, slots=True)

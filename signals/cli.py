@@ -1,0 +1,229 @@
+"""What `main.py signals` and `main.py events` print or draw. Each function returns text or writes one file.
+
+No argument parsing here: `main.py` loads the config and the store, then calls these.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from signals.events import HORIZONS, Window
+from signals.indicators import describe
+from signals.snapshot import REGIMES, Snapshot
+from signals.study import CycleStudy, study_json, thesis_claims
+
+REGIME_COLOURS = {
+    "soft_landing": "#4caf50",
+    "recession_risk": "#ff9800",
+    "crisis": "#d32f2f",
+    "late_cuts": "#9c27b0",
+    "tightening": "#1976d2",
+    "neutral": "#bdbdbd",
+}
+
+
+def _num(value: float | None, fmt: str = "{:.2f}") -> str:
+    return "n/a" if value is None else fmt.format(value)
+
+
+def snapshot_table(snap: Snapshot) -> str:
+    """A readable table: phase, market, indicators (value, period, stale), the regime and every rule's reason."""
+    p, m, r = snap.phase, snap.market, snap.regime
+    lines = [f"cutcycle signals as of {snap.as_of.isoformat()} (session {snap.day})", ""]
+    lines += [
+        "PHASE",
+        f"  phase                 {p.name}",
+        f"  target (upper)        {_num(p.target_upper)}%   last decision {p.last_decision} ({_num(p.last_decision_bp, '{:+.0f}')} bp)",
+        f"  last move             {p.last_move} ({_num(p.last_move_bp, '{:+.0f}')} bp{', inter-meeting' if p.last_move_intermeeting else ''})",
+        f"  cycle                 first cut {p.cycle_first_cut}, later phase {p.later_phase_start}, "
+        f"{p.cuts_in_cycle} cuts, {p.cumulative_bp:+.0f} bp, {p.meetings_since_last_cut} meetings since the last cut",
+        f"  next meeting          {p.next_meeting} (in {p.days_to_next_meeting} days){'  BLACKOUT' if p.in_blackout else ''}",
+        f"  market pricing        2y-EFFR {_num(p.cuts_priced_bp, '{:+.0f}')} bp, 3m bill-EFFR {_num(p.bill_minus_effr_bp, '{:+.0f}')} bp"
+        f" -> cuts expected: {p.cuts_expected}",
+        "",
+        "MARKET",
+        f"  IWM {_num(m.iwm_close)} (drawdown {_num(m.iwm_drawdown, '{:+.1%}')} from {_num(m.iwm_trailing_high)}), SPY {_num(m.spy_close)}",
+        f"  VIX {_num(m.vix)} (peak {_num(m.vix_peak)}, {_num(m.vix_off_peak, '{:+.0%}')} off it), bill {_num(m.bill_rate)}% ({m.bill_rate_source})",
+        "",
+        "INDICATORS",
+    ]
+    for name, reading in snap.indicators.items():
+        flag = " STALE" if reading.stale and reading.period is not None else (" MISSING" if reading.period is None else "")
+        shown = reading.value if reading.value is not None else reading.last_value
+        lines.append(f"  {name:<24}{_num(shown, '{:>12.3f}'):>12}  {reading.period or '':<10}{flag}  {describe(name)}")
+    lines += ["", f"REGIME  {r.name}   (runner-up: {r.runner_up})"]
+    lines += [f"  - {reason}" for reason in r.reasons]
+    if r.missing_inputs:
+        lines.append(f"  missing or stale inputs: {', '.join(r.missing_inputs)}")
+    if r.fallback:
+        lines.append(f"  fallback: {r.fallback}")
+    for warning in snap.warnings:
+        lines.append(f"WARNING: {warning}")
+    return "\n".join(lines) + "\n"
+
+
+def snapshot_json(snap: Snapshot) -> str:
+    """The snapshot for machines: as_of, phase, indicators, regime {name, reasons, runner_up, rules...}, market."""
+    return json.dumps(snap.to_json(), indent=2, sort_keys=False)
+
+
+def history_rows(snaps: Sequence[Snapshot]) -> list[dict[str, Any]]:
+    """One flat row per day: phase, regime, runner-up, pricing, market and every indicator value."""
+    rows = []
+    for s in snaps:
+        row: dict[str, Any] = {
+            "day": s.day.isoformat(),
+            "as_of": s.as_of.isoformat(),
+            "phase": s.phase.name,
+            "regime": s.regime.name,
+            "runner_up": s.regime.runner_up,
+            "next_meeting": s.phase.next_meeting.isoformat() if s.phase.next_meeting else None,
+            "days_to_next_meeting": s.phase.days_to_next_meeting,
+            "in_blackout": s.phase.in_blackout,
+            "cuts_in_cycle": s.phase.cuts_in_cycle,
+            "cumulative_bp": s.phase.cumulative_bp,
+            "cuts_priced_bp": s.phase.cuts_priced_bp,
+            "cuts_expected": s.phase.cuts_expected,
+            "iwm_drawdown": s.market.iwm_drawdown,
+            "vix_off_peak": s.market.vix_off_peak,
+            "bill_rate": s.market.bill_rate,
+            "fallback": s.regime.fallback,
+        }
+        row.update({name: reading.value for name, reading in s.indicators.items()})
+        rows.append(row)
+    return rows
+
+
+def history_csv(snaps: Sequence[Snapshot]) -> str:
+    rows = history_rows(snaps)
+    if not rows:
+        return ""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def history_json(snaps: Sequence[Snapshot]) -> str:
+    return json.dumps(history_rows(snaps), indent=1)
+
+
+def _x(day: date) -> float:
+    """A date as a matplotlib x coordinate (days since its epoch)."""
+    # matplotlib's default date epoch is 1970-01-01: one unit per day
+    return float((pd.Timestamp(day) - pd.Timestamp("1970-01-01")).days)
+
+
+def regime_chart(snaps: Sequence[Snapshot], iwm_close: pd.Series, cuts: Sequence[date], path: Path) -> Path:
+    """The regime timeline (coloured bands) over the IWM close, FOMC cuts as vertical lines; writes a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    fig, ax = plt.subplots(figsize=(14, 6))
+    if snaps:
+        start, end = pd.Timestamp(snaps[0].day), pd.Timestamp(snaps[-1].day)
+        band_start, current = snaps[0].day, snaps[0].regime.name
+        for prev, snap in zip(snaps, [*snaps[1:], None], strict=True):
+            if snap is None or snap.regime.name != current:
+                ax.axvspan(_x(band_start), _x(prev.day), color=REGIME_COLOURS[current], alpha=0.35, lw=0)
+                if snap is not None:
+                    band_start, current = snap.day, snap.regime.name
+        prices = iwm_close.loc[start:end]
+        ax.plot(prices.index, prices.to_numpy(), color="black", lw=1.0, label="IWM close (dividend-adjusted)")
+        for cut in cuts:
+            if start <= pd.Timestamp(cut) <= end:
+                ax.axvline(_x(cut), color="#d32f2f", lw=0.8, ls="--")
+    handles = [Patch(color=REGIME_COLOURS[r], alpha=0.35, label=r) for r in REGIMES]
+    handles.append(Patch(color="#d32f2f", label="FOMC cut (dashed)"))
+    ax.legend(handles=handles, loc="upper left", fontsize=8)
+    ax.set_title("cutcycle regime timeline over IWM, FOMC cuts marked")
+    ax.set_ylabel("IWM")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _cell(w: Window | None) -> str:
+    if w is None or w.small is None or w.large is None:
+        return "-"
+    tag = "" if w.complete else "*"
+    src = "" if w.source == "index" else "e"
+    return f"{w.small:+.1%}/{w.large:+.1%}{src}{tag}"
+
+
+def events_table(studies: Sequence[CycleStudy]) -> str:
+    """A readable table of every cycle, then the thesis claims and whether they hold."""
+    head = ["first cut", "regime", "recession", "pause", "later phase", *[f"{m}m small/large" for m in HORIZONS], "12m dd small/large"]
+    lines = [" | ".join(head), " | ".join("---" for _ in head)]
+    for s in studies:
+        cells = [
+            f"{s.first_cut} ({s.first_cut_bp:+.0f}{', inter-meeting' if s.first_cut_intermeeting else ''})",
+            s.regime_at_first_cut or "-",
+            {True: "yes", False: "no", None: "?"}[s.recession_followed],
+            str(s.pause_start or "-"),
+            str(s.later_phase_start or "-"),
+            *[_cell(s.after_first_cut.get(m)) for m in HORIZONS],
+            f"{_num(s.max_drawdown_12m[0], '{:+.1%}')}/{_num(s.max_drawdown_12m[1], '{:+.1%}')}",
+        ]
+        lines.append(" | ".join(cells))
+        if s.after_later_phase:
+            later = [f"  later phase {s.later_phase_start}", s.regime_at_later_phase or "-", "", "", "",
+                     *[_cell(s.after_later_phase.get(m)) for m in HORIZONS], ""]
+            lines.append(" | ".join(later))
+    lines += ["", "small = ^RUT, large = ^GSPC (price returns); 'e' = IWM/SPY (dividend-adjusted); '*' = incomplete window", ""]
+    for c in thesis_claims(studies):
+        lines.append(f"{c.claim}: {c.verdict.upper()} - {c.evidence}")
+    return "\n".join(lines) + "\n"
+
+
+def events_json(studies: Sequence[CycleStudy]) -> str:
+    return json.dumps(study_json(studies), indent=2)
+
+
+def events_chart(studies: Sequence[CycleStudy], path: Path) -> Path:
+    """Small-minus-large after each first cut and later-phase start, by horizon (hatched = incomplete)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels: list[str] = []
+    series: list[dict[int, Window]] = []
+    for s in studies:
+        labels.append(f"{s.first_cut} first cut")
+        series.append(s.after_first_cut)
+        if s.after_later_phase:
+            labels.append(f"{s.later_phase_start} later phase")
+            series.append(s.after_later_phase)
+    fig, ax = plt.subplots(figsize=(14, 6))
+    width = 0.8 / len(HORIZONS)
+    for k, m in enumerate(HORIZONS):
+        for i, windows in enumerate(series):
+            w = windows.get(m)
+            value = w.small_minus_large if w else None
+            if value is None or w is None:
+                continue
+            ax.bar(i + k * width, value * 100, width, color=f"C{k}", hatch="" if w.complete else "//",
+                   label=f"{m}m" if i == 0 else None)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(labels))], labels, rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("small minus large, percentage points")
+    ax.set_title("Russell 2000 minus S&P 500 after each easing event (hatched = incomplete window)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
