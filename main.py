@@ -23,6 +23,7 @@ from config.secrets import Secrets, install_redaction
 from datastore.errors import DataError, SourceConfigError, SourceUnavailable
 from datastore.pack_import import import_pack
 from datastore.store import Store
+from review.runs import ReviewError
 
 log = logging.getLogger("cutcycle")
 
@@ -261,6 +262,110 @@ def cmd_events(app: App, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- reviewing runs ----------------------------------------------------------------------------------------------
+
+
+def journal_paths(app: App) -> list[Path]:
+    """Where journals live: backtests and sweeps under `<store_dir>/journals`, paper sessions under `<store_dir>/paper`."""
+    root = store_dir(app.cfg)
+    return [p for p in (root / "journals", root / "paper") if p.exists()]
+
+
+def _fmt(args: argparse.Namespace) -> Any:
+    return "json" if getattr(args, "json", False) else "csv" if getattr(args, "csv", False) else "text"
+
+
+def cmd_runs(app: App, args: argparse.Namespace) -> int:
+    from review.cli import runs_command
+
+    print(runs_command(journal_paths(app), kind=args.kind, fmt=_fmt(args)))
+    return EXIT_OK
+
+
+def cmd_trades(app: App, args: argparse.Namespace) -> int:
+    from review.cli import trades_command
+
+    start = parse_day(args.from_day) if args.from_day else None
+    end = parse_day(args.to_day) if args.to_day else None
+    print(trades_command(journal_paths(app), args.run, start=start, end=end, symbol=args.symbol, fmt=_fmt(args)))
+    return EXIT_OK
+
+
+def cmd_explain(app: App, args: argparse.Namespace) -> int:
+    from review.cli import explain_command
+
+    print(explain_command(journal_paths(app), args.run, parse_day(args.date), fmt=_fmt(args)))
+    return EXIT_OK
+
+
+def cmd_report(app: App, args: argparse.Namespace) -> int:
+    from review.cli import report_command
+    from review.report import benchmark_closes_from_bars
+
+    store = app.store()
+    closes = benchmark_closes_from_bars({s: store.bars(s) for s in ("IWM", "SPY")})
+    out = Path(args.out) if args.out else None
+    for path in report_command(journal_paths(app), args.run, out=out, benchmark_closes=closes, progress=sys.stderr):
+        print(path)
+    return EXIT_OK
+
+
+def cmd_compare(app: App, args: argparse.Namespace) -> int:
+    from review.cli import compare_command
+
+    out = Path(args.out) if args.out else None
+    print(compare_command(journal_paths(app), args.run_a, args.run_b, fmt=_fmt(args), out=out))
+    return EXIT_OK
+
+
+def cmd_parity(app: App, args: argparse.Namespace) -> int:
+    from review.cli import parity_command
+
+    print(parity_command(journal_paths(app), args.session, against=args.against, fmt=_fmt(args)))
+    return EXIT_OK
+
+
+def add_review_commands(sub: Any) -> None:
+    runs = sub.add_parser("runs", help="list backtests, sweep members and paper sessions with headline metrics")
+    runs.add_argument("--kind", choices=["backtest", "sweep_member", "paper", "simulation"], help="only this kind of run")
+    runs.add_argument("--json", action="store_true", help="machine-readable output")
+    runs.add_argument("--csv", action="store_true", help="CSV output")
+    runs.set_defaults(handler=cmd_runs)
+
+    trades = sub.add_parser("trades", help="a run's trades with the regime and reasons behind each, and their P&L")
+    trades.add_argument("run", help="run id (or a unique prefix)")
+    trades.add_argument("--from", dest="from_day", metavar="D", help="first day (YYYY-MM-DD)")
+    trades.add_argument("--to", dest="to_day", metavar="D", help="last day (YYYY-MM-DD)")
+    trades.add_argument("--symbol", help="only this symbol (an OCC symbol or its underlying)")
+    trades.add_argument("--json", action="store_true", help="machine-readable output")
+    trades.add_argument("--csv", action="store_true", help="CSV output")
+    trades.set_defaults(handler=cmd_trades)
+
+    explain = sub.add_parser("explain", help="the full decision record of a day: inputs, rules, target, orders, fills")
+    explain.add_argument("run", help="run id (or a unique prefix)")
+    explain.add_argument("date", help="session date YYYY-MM-DD")
+    explain.add_argument("--json", action="store_true", help="machine-readable output")
+    explain.set_defaults(handler=cmd_explain)
+
+    report = sub.add_parser("report", help="a self-contained HTML report (charts embedded) plus the charts as PNG files")
+    report.add_argument("run", help="run id (or a unique prefix)")
+    report.add_argument("--out", metavar="FILE.html", help="where to write it (default: reports/<run>.html)")
+    report.set_defaults(handler=cmd_report)
+
+    compare = sub.add_parser("compare", help="two runs side by side: metrics, equity, the days their decisions differ")
+    compare.add_argument("run_a", help="run id (or a unique prefix)")
+    compare.add_argument("run_b", help="run id (or a unique prefix)")
+    compare.add_argument("--out", metavar="FILE.html", help="also write an HTML page with both equity curves")
+    compare.add_argument("--json", action="store_true", help="machine-readable output")
+    compare.set_defaults(handler=cmd_compare)
+
+    parity = sub.add_parser("parity", help="a paper session against a backtest of the same window: every difference and its cause")
+    parity.add_argument("session", help="paper session run id")
+    parity.add_argument("--against", metavar="RUN", help="compare with this backtest run instead of replaying")
+    parity.add_argument("--json", action="store_true", help="machine-readable output")
+    parity.set_defaults(handler=cmd_parity)
+
+
 # -- wiring ------------------------------------------------------------------------------------------------------
 
 Handler = Callable[[App, argparse.Namespace], int]
@@ -300,6 +405,8 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--json", action="store_true", help="machine-readable output")
     events.add_argument("--chart", metavar="FILE.png", help="also draw the cycles' returns")
     events.set_defaults(handler=cmd_events)
+
+    add_review_commands(sub)
     return parser
 
 
@@ -318,7 +425,7 @@ def main(argv: Sequence[str] | None = None, env: dict[str, str] | None = None, c
         app = App(load_config(args.config, args.overrides), environment, clock or SystemClock())
         handler: Handler = args.handler
         return handler(app, args)
-    except (ConfigError, DataError, SourceConfigError, UsageError) as exc:
+    except (ConfigError, DataError, SourceConfigError, UsageError, ReviewError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except SourceUnavailable as exc:

@@ -1,0 +1,130 @@
+"""The review commands as plain functions for `main.py` to wire: `runs`, `trades`, `explain`, `report`, `compare`, `parity`.
+
+Each takes the journal files (or directories) to search and returns text (or writes files and returns their
+paths); `fmt` picks text, CSV or JSON where it makes sense. Bad arguments (an unknown run, a day without a
+decision, no journal) raise `ReviewError`: main.py prints it and exits 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any, TextIO
+
+import pandas as pd
+
+from review.compare import compare_html, compare_runs, render_compare
+from review.explain import explain_day, render_explain
+from review.metrics import fmt_num, fmt_pct, metrics
+from review.parity import Replayer, parity_diff, render_parity, replay_and_diff
+from review.report import build_report, write_report
+from review.runs import ReviewError, RunRef, RunSource, config_summary, open_runs
+from review.tables import Format, csv_table, records, text_table, to_json
+from review.trades import TRADE_COLUMNS, pair_trades, select_trades, trade_row
+
+RUN_COLUMNS = ("run_id", "kind", "label", "parent", "start", "end", "status", "config", "total_return", "cagr", "max_drawdown", "sharpe", "journal")
+
+
+def _headline(source: RunSource, ref: RunRef) -> tuple[float | None, float | None, float | None, float | None]:
+    """Total return, CAGR, max drawdown, Sharpe: from the equity rows, else from the run's summary."""
+    equity = source.equity(ref)["equity"]
+    if len(equity) >= 2 and (equity > 0).all():
+        m = metrics(equity)
+        return m.total_return, m.cagr, m.max_drawdown, m.sharpe
+    summary = ref.summary()
+
+    def number(key: str) -> float | None:
+        value = summary.get(key)
+        return float(value) if isinstance(value, int | float) else None
+
+    return number("total_return"), number("cagr"), number("max_drawdown"), number("sharpe")
+
+
+def runs_command(journals: Sequence[Path], *, kind: str | None = None, fmt: Format = "text") -> str:
+    """Every backtest, sweep member and paper session in the journals: id, kind, dates, config summary, headline metrics."""
+    with open_runs(journals) as source:
+        rows: list[list[Any]] = []
+        for ref in source.runs():
+            if kind and ref.info.kind != kind:
+                continue
+            total, cagr, dd, sharpe = _headline(source, ref)
+            config = config_summary(ref.config()) or f"hash {ref.info.config_hash[:10]}"
+            rows.append([ref.run_id, ref.info.kind, ref.info.label, ref.info.parent_id or "", ref.info.start_day or "", ref.info.end_day or "",
+                         ref.info.status, config, total, cagr, dd, sharpe, str(ref.path)])
+    if fmt == "json":
+        return to_json(records(RUN_COLUMNS, rows))
+    if fmt == "csv":
+        return csv_table(RUN_COLUMNS, rows)
+    shown = [[*r[:8], fmt_pct(r[8]), fmt_pct(r[9]), fmt_pct(r[10]), fmt_num(r[11])] for r in rows]
+    return text_table(RUN_COLUMNS[:-1], shown) + f"\n{len(rows)} run(s)"
+
+
+def trades_command(journals: Sequence[Path], run_id: str, *, start: date | None = None, end: date | None = None, symbol: str | None = None,
+                   fmt: Format = "text") -> str:
+    """The run's trades (lots paired first in first out) held within [start, end], with the decision behind each and its P&L."""
+    with open_runs(journals) as source:
+        ref = source.run(run_id)
+        trades = select_trades(pair_trades(source, ref), start=start, end=end, symbol=symbol)
+    if fmt == "json":
+        return to_json([t.to_json() for t in trades])
+    rows = [trade_row(t) for t in trades]
+    if fmt == "csv":
+        return csv_table(TRADE_COLUMNS, rows)
+    closed = [t for t in trades if t.closed]
+    shown = [[r[0], r[1], r[2], r[3], r[4], r[5], r[6], fmt_num(r[7]), fmt_pct(r[8]), r[11], r[12]] for r in rows]
+    headers = ["symbol", "qty", "entry", "price", "exit", "price", "how", "P&L", "return", "regime", "why (entry decision)"]
+    total = sum(t.pnl for t in trades)
+    return (text_table(headers, shown, max_width=70) +
+            f"\n{len(trades)} trade(s), {len(closed)} closed; P&L {fmt_num(total)} (closed {fmt_num(sum(t.pnl for t in closed))}), net of fees")
+
+
+def explain_command(journals: Sequence[Path], run_id: str, day: date, *, fmt: Format = "text") -> str:
+    """The full decision record of one day: inputs and when each became known, phase, indicators, rules, target, orders, fills."""
+    with open_runs(journals) as source:
+        record = explain_day(source, source.run(run_id), day)
+    if fmt == "csv":
+        raise ReviewError("explain has text and JSON output, not CSV")
+    return to_json(record.to_json()) if fmt == "json" else render_explain(record)
+
+
+def report_command(journals: Sequence[Path], run_id: str, *, out: Path | None = None, png_dir: Path | None = None,
+                   benchmark_closes: Mapping[str, pd.Series] | None = None, progress: TextIO | None = None) -> list[Path]:
+    """Write the run's HTML report (default `reports/<run>.html`) and its charts as PNGs; returns the files written."""
+    with open_runs(journals) as source:
+        ref = source.run(run_id)
+        report = build_report(source, ref, benchmark_closes=benchmark_closes, progress=progress)
+    return write_report(report, out if out is not None else Path("reports") / f"{ref.run_id}.html", png_dir)
+
+
+def compare_command(journals: Sequence[Path], run_a: str, run_b: str, *, fmt: Format = "text", out: Path | None = None) -> str:
+    """Two runs side by side; with `out`, also a self-contained HTML page (and its chart as `<out>.png`)."""
+    with open_runs(journals) as source:
+        comparison = compare_runs(source, source.run(run_a), source.run(run_b))
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(compare_html(comparison), encoding="utf-8")
+        out.with_suffix(".png").write_bytes(comparison.chart)
+    if fmt == "json":
+        return to_json(comparison.to_json())
+    if fmt == "csv":
+        rows = [[d.day, ";".join(d.what), d.regime_a, d.regime_b, " | ".join(d.why)] for d in comparison.diffs]
+        return csv_table(["day", "what", "regime_a", "regime_b", "why"], rows)
+    return render_compare(comparison) + (f"\nwrote {out}" if out is not None else "")
+
+
+def parity_command(journals: Sequence[Path], session_id: str, *, against: str | None = None, replay: Replayer | None = None, fmt: Format = "text") -> str:
+    """Diff a paper session against its replay: an existing run (`against`) or one `replay` runs now (the backtest runner)."""
+    with open_runs(journals) as source:
+        session = source.run(session_id)
+        if against is not None:
+            report = parity_diff(source, session, source, source.run(against))
+        elif replay is not None:
+            report = replay_and_diff(source, session, replay)
+        else:
+            raise ReviewError("parity needs a replay: pass the backtest runner (main.py does) or name an existing replay run")
+    if fmt == "json":
+        return to_json(report.to_json())
+    if fmt == "csv":
+        return csv_table(["day", "aspect", "cause", "detail"], [[d.day, d.aspect, d.cause, d.detail] for d in report.diffs])
+    return render_parity(report)

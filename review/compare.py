@@ -1,0 +1,169 @@
+"""Two runs side by side: metrics, equity curves on one chart, and the days their decisions differ, with why.
+
+The why of a differing day, most telling first: the inputs differed (values or when they became known), rules
+fired differently, or - same inputs, same regime - the configs differ (listed key by key) or the books did.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+
+import pandas as pd
+
+from review import charts, page
+from review.explain import observations
+from review.metrics import Metrics, fmt_num, fmt_pct, metrics
+from review.runs import RunRef, RunSource
+from review.tables import text_table
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionDiff:
+    """One day where the two runs decided differently."""
+
+    day: str
+    regime_a: str
+    regime_b: str
+    target_a: dict[str, Any]
+    target_b: dict[str, Any]
+    what: tuple[str, ...]  # "regime", "phase", "target"
+    why: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    a: RunRef
+    b: RunRef
+    metrics_a: Metrics
+    metrics_b: Metrics
+    config_diff: list[tuple[str, Any, Any]]
+    diffs: list[DecisionDiff]
+    days_only_a: int
+    days_only_b: int
+    chart: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "a": self.a.run_id, "b": self.b.run_id, "metrics": {"a": self.metrics_a.to_json(), "b": self.metrics_b.to_json()},
+            "config_diff": [{"key": k, "a": va, "b": vb} for k, va, vb in self.config_diff],
+            "decision_diffs": [{"day": d.day, "regime_a": d.regime_a, "regime_b": d.regime_b, "what": list(d.what), "why": list(d.why),
+                                "target_a": d.target_a, "target_b": d.target_b} for d in self.diffs],
+            "days_only_a": self.days_only_a, "days_only_b": self.days_only_b,
+        }
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as dotted keys."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key in sorted(value):
+            out.update(flatten(value[key], f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: value}
+
+
+def dict_diff(a: Any, b: Any) -> list[tuple[str, Any, Any]]:
+    fa, fb = flatten(a), flatten(b)
+    return [(k, fa.get(k), fb.get(k)) for k in sorted(fa.keys() | fb.keys()) if fa.get(k) != fb.get(k)]
+
+
+def _comparable_target(row: sqlite3.Row) -> dict[str, Any]:
+    target = json.loads(row["target_json"])
+    return {k: v for k, v in target.items() if k not in ("day", "reasons", "memory")} if isinstance(target, dict) else {"target": target}
+
+
+def why_different(a: sqlite3.Row, b: sqlite3.Row, config_diff: list[tuple[str, Any, Any]], book_a: float | None, book_b: float | None) -> tuple[str, ...]:
+    """The causes of one differing day, in the order a reader should check them."""
+    why: list[str] = []
+    obs_a = {o[0]: o for o in observations(json.loads(a["inputs_json"]))}
+    obs_b = {o[0]: o for o in observations(json.loads(b["inputs_json"]))}
+    for name in sorted(obs_a.keys() | obs_b.keys()):
+        oa, ob = obs_a.get(name), obs_b.get(name)
+        if oa is None or ob is None:
+            why.append(f"input {name} only in {'A' if ob is None else 'B'}")
+        elif oa[1:] != ob[1:]:
+            why.append(f"input {name}: A {oa[1]} (known {oa[3]}) vs B {ob[1]} (known {ob[3]})")
+    rules_a = {r.get("rule"): bool(r.get("fired")) for r in (json.loads(a["snapshot_json"]).get("regime") or {}).get("rules") or []}
+    rules_b = {r.get("rule"): bool(r.get("fired")) for r in (json.loads(b["snapshot_json"]).get("regime") or {}).get("rules") or []}
+    for rule in sorted(k for k in rules_a.keys() | rules_b.keys() if k is not None):
+        if rules_a.get(rule) != rules_b.get(rule):
+            why.append(f"rule {rule} fired in {'A' if rules_a.get(rule) else 'B'} only")
+    if a["regime"] != b["regime"]:
+        why.append(f"regime A {a['regime']} ({'; '.join(json.loads(a['reasons_json']))}) vs B {b['regime']} ({'; '.join(json.loads(b['reasons_json']))})")
+    elif not why:
+        if config_diff:
+            why.append("same inputs and regime: the configs differ (" + ", ".join(f"{k}: {va} vs {vb}" for k, va, vb in config_diff[:4]) + ")")
+        if book_a is not None and book_b is not None and abs(book_a - book_b) > 0.005:
+            why.append(f"the books differed (equity {book_a:,.2f} vs {book_b:,.2f})")
+    return tuple(why) or ("no recorded cause: same inputs, regime, rules and config",)
+
+
+def compare_runs(source: RunSource, a: RunRef, b: RunRef) -> Comparison:
+    """Compare two runs over the days both decided."""
+    config_diff = dict_diff(a.config(), b.config())
+    eq_a, eq_b = source.equity(a)["equity"], source.equity(b)["equity"]
+    rows_a = {r["day"]: r for r in source.decisions(a)}
+    rows_b = {r["day"]: r for r in source.decisions(b)}
+    diffs = []
+    for day in sorted(rows_a.keys() & rows_b.keys()):
+        ra, rb = rows_a[day], rows_b[day]
+        ta, tb = _comparable_target(ra), _comparable_target(rb)
+        what = tuple(n for n, x, y in (("regime", ra["regime"], rb["regime"]), ("phase", ra["phase"], rb["phase"]), ("target", ta, tb)) if x != y)
+        if what:
+            why = why_different(ra, rb, config_diff, _book_at(eq_a, day), _book_at(eq_b, day))
+            diffs.append(DecisionDiff(day, ra["regime"], rb["regime"], ta, tb, what, why))
+    chart = charts.curves_chart({f"A {a.info.label}": eq_a, f"B {b.info.label}": eq_b}, f"{a.run_id} vs {b.run_id}")
+    return Comparison(a, b, metrics(eq_a), metrics(eq_b), config_diff, diffs, len(rows_a.keys() - rows_b.keys()), len(rows_b.keys() - rows_a.keys()), chart)
+
+
+def _book_at(curve: pd.Series, day: str) -> float | None:
+    """The last equity on or before `day`: the book the decision sized from."""
+    earlier = curve[curve.index <= pd.Timestamp(day)]
+    return float(earlier.iloc[-1]) if len(earlier) else None
+
+
+_METRIC_ROWS = (("total return", "total_return", True), ("CAGR", "cagr", True), ("volatility", "volatility", True), ("Sharpe", "sharpe", False),
+                ("max drawdown", "max_drawdown", True), ("Calmar", "calmar", False), ("end equity", "end_equity", False))
+
+
+def _metric_rows(c: Comparison) -> list[tuple[str, str, str]]:
+    fmt = {True: fmt_pct, False: fmt_num}
+    return [(label, fmt[pct](getattr(c.metrics_a, attr)), fmt[pct](getattr(c.metrics_b, attr))) for label, attr, pct in _METRIC_ROWS]
+
+
+def render_compare(c: Comparison, *, limit: int = 60) -> str:
+    """Text: metrics side by side, the config difference, and the differing days (the first `limit`)."""
+    lines = [f"A: {c.a.run_id} ({c.a.info.kind}, {c.a.info.label})", f"B: {c.b.run_id} ({c.b.info.kind}, {c.b.info.label})", "",
+             text_table(["metric", "A", "B"], _metric_rows(c)), ""]
+    lines += ["config differences:", text_table(["key", "A", "B"], c.config_diff) if c.config_diff else "  none", ""]
+    lines.append(f"{len(c.diffs)} day(s) where the decisions differ" + (f"; {c.days_only_a} day(s) only in A" if c.days_only_a else "")
+                 + (f"; {c.days_only_b} day(s) only in B" if c.days_only_b else ""))
+    for d in c.diffs[:limit]:
+        lines.append(f"  {d.day}  {', '.join(d.what)} differ: A {d.regime_a} {d.target_a.get('weights', '')}  B {d.regime_b} {d.target_b.get('weights', '')}")
+        lines += [f"      because {w}" for w in d.why]
+    if len(c.diffs) > limit:
+        lines.append(f"  ... {len(c.diffs) - limit} more (use --json for all)")
+    return "\n".join(lines)
+
+
+def compare_html(c: Comparison) -> str:
+    """A self-contained page: metrics, the equity curves on one chart, the config difference, the differing days."""
+    metric_rows = [page.row([page.cell(x) for x in r]) for r in _metric_rows(c)]
+    metrics_table = page.table(["metric", f"A {c.a.run_id}", f"B {c.b.run_id}"], metric_rows, "metrics-table")
+    config = page.table(["key", "A", "B"], [page.row([page.cell(k), page.cell(va), page.cell(vb)]) for k, va, vb in c.config_diff])
+    rows = [page.row([page.cell(d.day), page.cell(", ".join(d.what)), page.cell(d.regime_a), page.cell(d.regime_b),
+                      page.cell(json.dumps(d.target_a.get("weights"))), page.cell(json.dumps(d.target_b.get("weights"))),
+                      page.cell("<br>".join(escape(w) for w in d.why), raw=True)]) for d in c.diffs]
+    body = "\n".join([
+        f"<h1>{escape(c.a.run_id)} vs {escape(c.b.run_id)}</h1>",
+        page.section("metrics", "Metrics", metrics_table),
+        page.section("equity", "Equity", page.image(c.chart, "equity curves of both runs", "equity-chart")),
+        page.section("config", "Config differences", config if c.config_diff else "<p>none</p>"),
+        page.section("decisions", f"Days the decisions differ ({len(c.diffs)})",
+                     page.table(["day", "what", "regime A", "regime B", "weights A", "weights B", "why"], rows, "decision-diffs")),
+    ])
+    return page.page(f"cutcycle compare {c.a.run_id} vs {c.b.run_id}", body)

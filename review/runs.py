@@ -1,0 +1,183 @@
+"""Finding runs in journal files and reading their trade log.
+
+A `RunSource` opens one or more journal files (or every journal in a directory) read-only, so reviewing never
+changes a journal, and finds a run by its id (or an unambiguous prefix of it) in whichever file holds it. The
+readers return plain frames and rows; nothing here knows about backtests or paper sessions.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from journal.journal import RunInfo
+from journal.schema import SCHEMA_VERSION
+
+JOURNAL_SUFFIXES = (".sqlite", ".sqlite3", ".db", ".journal")
+
+
+class ReviewError(Exception):
+    """The review cannot be done as asked (unknown run, no decision that day, no journal): fix the arguments."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunRef:
+    """A run and the journal file holding it."""
+
+    info: RunInfo
+    path: Path
+
+    @property
+    def run_id(self) -> str:
+        return self.info.run_id
+
+    def config(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.info.config_json)
+        return value
+
+    def summary(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.info.summary_json) if self.info.summary_json else {}
+        return value
+
+
+def find_journals(paths: Sequence[Path]) -> list[Path]:
+    """The journal files named by `paths`: files as given, directories searched recursively for journal suffixes."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in JOURNAL_SUFFIXES)
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise ReviewError(f"no journal at {path}")
+    unique = list(dict.fromkeys(p.resolve() for p in found))
+    if not unique:
+        raise ReviewError(f"no journal files under {', '.join(str(p) for p in paths)} (looked for {', '.join(JOURNAL_SUFFIXES)})")
+    return unique
+
+
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    db.row_factory = sqlite3.Row
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        raise ReviewError(f"{path} is not a cutcycle journal ({exc})") from None
+    if row is None or int(row[0]) > SCHEMA_VERSION:
+        db.close()
+        raise ReviewError(f"{path}: journal schema {None if row is None else row[0]} is not one this code reads ({SCHEMA_VERSION})")
+    return db
+
+
+class RunSource:
+    """Read-only access to the runs of several journal files. Close it (or use `open_runs`)."""
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        self._dbs: dict[Path, sqlite3.Connection] = {}
+        try:
+            for path in find_journals(paths):
+                self._dbs[path] = _open_read_only(path)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        for db in self._dbs.values():
+            db.close()
+        self._dbs.clear()
+
+    def runs(self) -> list[RunRef]:
+        """Every run in every file, oldest first."""
+        refs = [RunRef(RunInfo(*tuple(row)), path) for path, db in self._dbs.items() for row in db.execute("SELECT * FROM runs")]
+        return sorted(refs, key=lambda r: (r.info.created_at, r.run_id))
+
+    def run(self, run_id: str) -> RunRef:
+        """The run with this id, or the only run whose id starts with it."""
+        refs = self.runs()
+        exact = [r for r in refs if r.run_id == run_id]
+        matches = exact or [r for r in refs if r.run_id.startswith(run_id)]
+        if not matches:
+            raise ReviewError(f"no run {run_id!r} in {len(self._dbs)} journal file(s); `main.py runs` lists them")
+        if len(matches) > 1:
+            where = ", ".join(f"{r.run_id} ({r.path.name})" for r in matches[:6])
+            raise ReviewError(f"run id {run_id!r} is ambiguous: {where}")
+        return matches[0]
+
+    def query(self, ref: RunRef, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Rows from the journal holding `ref` (read-only)."""
+        return list(self._dbs[ref.path].execute(sql, params))
+
+    # -- the trade log, per run --------------------------------------------------------------------------------
+
+    def equity(self, ref: RunRef) -> pd.DataFrame:
+        """The end-of-day book, indexed by day: cash, shares_value, options_value, equity, interest, fees, regime."""
+        sql = "SELECT day, cash, shares_value, options_value, equity, interest, fees, regime FROM equity WHERE run_id=? ORDER BY day"
+        rows = self.query(ref, sql, (ref.run_id,))
+        frame = pd.DataFrame([tuple(r) for r in rows], columns=["day", "cash", "shares_value", "options_value", "equity", "interest", "fees", "regime"])
+        frame["day"] = pd.to_datetime(frame["day"])
+        for col in ("cash", "shares_value", "options_value", "equity", "interest", "fees"):
+            frame[col] = frame[col].astype(float)
+        return frame.set_index("day")
+
+    def decisions(self, ref: RunRef) -> list[sqlite3.Row]:
+        return self.query(ref, "SELECT * FROM decisions WHERE run_id=? ORDER BY day", (ref.run_id,))
+
+    def decision(self, ref: RunRef, day: str) -> sqlite3.Row | None:
+        rows = self.query(ref, "SELECT * FROM decisions WHERE run_id=? AND day=?", (ref.run_id, day))
+        return rows[0] if rows else None
+
+    def intents(self, ref: RunRef, decision_day: str | None = None) -> list[sqlite3.Row]:
+        sql = "SELECT * FROM intents WHERE run_id=?" + (" AND decision_day=?" if decision_day else "") + " ORDER BY decision_day, symbol, leg, attempt"
+        return self.query(ref, sql, (ref.run_id, decision_day) if decision_day else (ref.run_id,))
+
+    def order_events(self, ref: RunRef, client_order_id: str | None = None) -> list[sqlite3.Row]:
+        sql = "SELECT * FROM order_events WHERE run_id=?" + (" AND client_order_id=?" if client_order_id else "") + " ORDER BY seq"
+        return self.query(ref, sql, (ref.run_id, client_order_id) if client_order_id else (ref.run_id,))
+
+    def fills(self, ref: RunRef) -> list[sqlite3.Row]:
+        """Fills joined with their intent's decision day, asset class, leg and reason, in execution order."""
+        return self.query(
+            ref,
+            "SELECT f.*, i.decision_day, i.asset_class, i.leg, i.reason, i.kind AS order_kind, i.limit_price FROM fills f"
+            " JOIN intents i ON i.client_order_id = f.client_order_id WHERE f.run_id=? ORDER BY f.at, f.execution_id",
+            (ref.run_id,),
+        )
+
+    def positions(self, ref: RunRef) -> list[sqlite3.Row]:
+        return self.query(ref, "SELECT * FROM positions WHERE run_id=? ORDER BY day, symbol", (ref.run_id,))
+
+    def events(self, ref: RunRef, kind: str | None = None) -> list[sqlite3.Row]:
+        sql = "SELECT * FROM events WHERE run_id=?" + (" AND kind=?" if kind else "") + " ORDER BY at, seq"
+        return self.query(ref, sql, (ref.run_id, kind) if kind else (ref.run_id,))
+
+
+@contextmanager
+def open_runs(paths: Sequence[Path]) -> Iterator[RunSource]:
+    """A `RunSource` closed on exit."""
+    source = RunSource(paths)
+    try:
+        yield source
+    finally:
+        source.close()
+
+
+def config_summary(config: dict[str, Any], limit: int = 4) -> str:
+    """A one-line summary of a run's config: its label-like keys and a few strategy scalars."""
+    parts: list[str] = []
+    for key in ("variant", "name", "strategy"):
+        value = config.get(key)
+        if isinstance(value, str | int | float):
+            parts.append(f"{key}={value}")
+    strategy = config.get("strategy")
+    if isinstance(strategy, dict):
+        scalars = [(k, v) for k, v in sorted(strategy.items()) if isinstance(v, int | float | str | bool)]
+        parts += [f"{k}={v}" for k, v in scalars[:limit]]
+    return ", ".join(parts)
