@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint setup lock clean
+.PHONY: run test lint setup lock clean browser
 
 $(STAMP): requirements.txt
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY) on PATH (or run: make PY=/path/to/python3.11 ...)"; exit 1; }
@@ -22,7 +22,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check . || true
 	$(BIN)/mypy .
 
-test: $(STAMP)
+# The report test opens the HTML report in headless Chromium (Debian's package).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium for the report test"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "could not install chromium: the report test will say so"; }
+
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/mypy .
 	$(BIN)/python -m pytest
