@@ -15,7 +15,7 @@ $(STAMP): requirements.txt
 setup: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python main.py data status
+	$(BIN)/python main.py backtest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -262,6 +262,85 @@ def cmd_events(app: App, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- backtests ---------------------------------------------------------------------------------------------------
+
+
+def cmd_backtest(app: App, args: argparse.Namespace) -> int:
+    from backtest.cli import backtest_command
+
+    app.store()  # import (and validate) the pack first: bad data is a clear error before any work
+    outcome = backtest_command(
+        args.config, args.overrides, start=args.start, end=args.end, as_json=args.json, clock=app.clock, env=app.env, progress=not args.no_progress
+    )
+    print(outcome.text)
+    return EXIT_OK
+
+
+def cmd_sweep(app: App, args: argparse.Namespace) -> int:
+    from backtest.cli import sweep_command
+
+    app.store()
+    print(
+        sweep_command(
+            Path(args.grid), args.config, args.overrides, start=args.start, end=args.end, clock=app.clock, env=app.env,
+            processes=args.processes, progress=not args.no_progress,
+        )
+    )
+    return EXIT_OK
+
+
+def add_backtest_commands(sub: Any) -> None:
+    backtest = sub.add_parser("backtest", help="run the strategy in backtrader on the data pack; print metrics vs IWM and SPY")
+    backtest.add_argument("--start", help="first day YYYY-MM-DD (default: IWM's first full month)")
+    backtest.add_argument("--end", help="last day YYYY-MM-DD (default: the end of the data)")
+    backtest.add_argument("--json", action="store_true", help="machine-readable output")
+    backtest.add_argument("--no-progress", action="store_true", help="no progress bar")
+    backtest.set_defaults(handler=cmd_backtest)
+
+    sweep = sub.add_parser("sweep", help="run a parameter grid in parallel processes; ranked table, CSV and JSON")
+    sweep.add_argument("grid", help="grid TOML file (see backtest/sweep.py)")
+    sweep.add_argument("--start", help="first day YYYY-MM-DD")
+    sweep.add_argument("--end", help="last day YYYY-MM-DD")
+    sweep.add_argument("--processes", type=int, help="worker processes (default: all cores)")
+    sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sweep.set_defaults(handler=cmd_sweep)
+
+
+# -- paper trading -----------------------------------------------------------------------------------------------
+
+
+def cmd_paper(app: App, args: argparse.Namespace) -> int:
+    if args.simulate:
+        from runner.simulate import simulate_command
+
+        start, end = parse_day(args.simulate[0]), parse_day(args.simulate[1])
+        if end < start:
+            raise UsageError(f"--simulate: end {end} is before start {start}")
+        code, text = simulate_command(app.cfg, app.env, start, end, dry_run=args.dry_run)
+        print(text)
+        return code
+    from runner.paper import data_refresh, paper_command
+
+    return paper_command(app.cfg, app.env, app.clock, dry_run=args.dry_run, refresh=data_refresh(app.cfg, app.clock))
+
+
+def cmd_emulator(app: App, args: argparse.Namespace) -> int:
+    from emulator.__main__ import main as emulator_main
+
+    return emulator_main(args.emulator_args)
+
+
+def add_paper_commands(sub: Any) -> None:
+    paper = sub.add_parser("paper", help="the long-running scheduled paper trader (Alpaca paper endpoint or a local emulator)")
+    paper.add_argument("--dry-run", action="store_true", help="do everything but send orders")
+    paper.add_argument("--simulate", nargs=2, metavar=("START", "END"), help="replay the same jobs on a simulated clock (e.g. against the emulator)")
+    paper.set_defaults(handler=cmd_paper)
+
+    emulator = sub.add_parser("emulator", help="run the local Alpaca emulator for manual paper runs (see `main.py emulator -- --help`)")
+    emulator.add_argument("emulator_args", nargs=argparse.REMAINDER, help="arguments for the emulator")
+    emulator.set_defaults(handler=cmd_emulator)
+
+
 # -- reviewing runs ----------------------------------------------------------------------------------------------
 
 
@@ -406,6 +485,8 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--chart", metavar="FILE.png", help="also draw the cycles' returns")
     events.set_defaults(handler=cmd_events)
 
+    add_backtest_commands(sub)
+    add_paper_commands(sub)
     add_review_commands(sub)
     return parser
 

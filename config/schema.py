@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from signals.params import SignalParams
+from strategies.params import BacktestParams, StrategyParams
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -174,6 +175,8 @@ class AppConfig(Frozen):
     series: dict[str, SeriesSpec] = Field(description="the FRED series catalogue, keyed by FRED id")
     prices: dict[str, PriceSpec] = Field(description="price histories keyed by symbol")
     signals: SignalParams = Field(default_factory=SignalParams, description="phase, indicator and regime rules (signals/params.py)")
+    strategy: StrategyParams = Field(default_factory=StrategyParams, description="the playbook's weights, hedges and limits (strategies/params.py)")
+    backtest: BacktestParams = Field(default_factory=BacktestParams, description="backtest window, cash and costs (strategies/params.py)")
 
     @model_validator(mode="after")
     def _fred_series_known(self) -> AppConfig:

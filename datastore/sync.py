@@ -34,7 +34,9 @@ def sync_all(
 ) -> SyncReport:
     """FRED first, then Alpaca bars; a missing key skips that source with a clear line, never silently."""
     report = SyncReport()
-    if secrets.fred_api_key is None:
+    if fred_series is not None and not fred_series:
+        report.lines.append("FRED: no series asked for")
+    elif secrets.fred_api_key is None:
         report.lines.append(f"FRED: skipped: {ENV_FRED_API_KEY} is not set (the store keeps its current copies)")
         report.ok = False
     else:

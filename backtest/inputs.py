@@ -1,0 +1,99 @@
+"""Everything a backtest or a sweep reads before simulating: parameters from the config, the store, the window,
+and the snapshot history (computed once, shared by every run that uses the same signal parameters)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from backtest.run import MarketData, load_market
+from clock import Clock
+from config.loader import pack_dir, store_dir
+from config.schema import AppConfig, LabelOnly
+from datastore.pack_import import import_pack
+from datastore.pit import PitData
+from datastore.store import Store
+from signals.build import snapshot_history
+from signals.params import SignalParams
+from signals.snapshot import Snapshot
+from strategies.params import BacktestParams, StrategyParams
+
+
+class WindowError(ValueError):
+    """The requested dates do not fit the data: stop and tell the user."""
+
+
+def strategy_params(cfg: AppConfig) -> StrategyParams:
+    """`[strategy]` from the config (defaults until the section is mounted in AppConfig)."""
+    found = getattr(cfg, "strategy", None)
+    return found if isinstance(found, StrategyParams) else StrategyParams()
+
+
+def backtest_params(cfg: AppConfig) -> BacktestParams:
+    """`[backtest]` from the config (defaults until the section is mounted in AppConfig)."""
+    found = getattr(cfg, "backtest", None)
+    return found if isinstance(found, BacktestParams) else BacktestParams()
+
+
+def signal_params(cfg: AppConfig) -> SignalParams:
+    """`[signals]` from the config (defaults until the section is mounted in AppConfig)."""
+    found = getattr(cfg, "signals", None)
+    return found if isinstance(found, SignalParams) else SignalParams()
+
+
+def decision_series(cfg: AppConfig) -> list[str]:
+    """Series a decision may read: all but label-only ones (NBER dates are never known in time)."""
+    return sorted(s for s, spec in cfg.series.items() if not isinstance(spec.release, LabelOnly))
+
+
+def open_store(cfg: AppConfig, env: Mapping[str, str], clock: Clock) -> Store:
+    """The local store; filled from the data pack first if it is empty (the quick start's first run)."""
+    store = Store(store_dir(cfg) / "store.sqlite")
+    if not store.symbols():
+        import_pack(store, cfg, pack_dir(cfg, env), clock.now())
+    return store
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """Market data and point-in-time data, loaded once."""
+
+    market: MarketData
+    pit: PitData
+
+
+def load_inputs(store: Store, cfg: AppConfig, symbols: Sequence[str]) -> Inputs:
+    market = load_market(store, list(symbols))
+    pit = PitData.load(store, [s for s in decision_series(cfg) if s in store.series_ids()], store.symbols())
+    return Inputs(market, pit)
+
+
+def window(market: MarketData, symbol: str, costs: BacktestParams, start: str | None, end: str | None) -> tuple[date, date]:
+    """The sessions to run: `--start/--end` over the config's window, clipped to the traded ETF's bars."""
+    first = date.fromisoformat(start or costs.start)
+    sessions = market.bars[symbol].index
+    last_bar = sessions[-1].date()
+    last = date.fromisoformat(end or costs.end) if (end or costs.end) else last_bar
+    last = min(last, last_bar)
+    if first < sessions[0].date():
+        raise WindowError(f"start {first} is before {symbol}'s first bar {sessions[0].date()}")
+    if last <= first:
+        raise WindowError(f"end {last} must be after start {first}")
+    return first, last
+
+
+def history(pit: PitData, days: Sequence[date], params: SignalParams) -> dict[date, Snapshot]:
+    """The snapshot after each session's close, from point-in-time data only."""
+    return {s.day: s for s in snapshot_history(pit, list(days), params)}
+
+
+def signal_key(params: SignalParams) -> str:
+    """Runs whose signal parameters hash alike share one snapshot history."""
+    return hashlib.sha256(params.model_dump_json().encode()).hexdigest()[:12]
+
+
+def journal_dir(cfg: AppConfig) -> Path:
+    return store_dir(cfg) / "journals"

@@ -1,0 +1,218 @@
+"""Parameter sweeps: a grid of `--set` overrides, run in parallel, every member journaled, a ranked table.
+
+Shape: the parent loads data and computes each distinct snapshot history once (`SharedInputs`); each variant is a
+small picklable `VariantTask`; `run_variant(shared, task)` is a pure task function (inputs in, metrics out, one
+journal file written). Locally a `multiprocessing` pool runs it with the shared inputs handed to each worker once
+at start-up. Any `concurrent.futures.Executor` runs the same function through `run_on_executor`: Dask's
+`Client.get_executor()` or Ray's `ray.util.multiprocessing.Pool`-backed executors take it unchanged, with the
+shared inputs broadcast once (`client.scatter(shared, broadcast=True)` on Dask) — strategy code is not touched.
+
+Grid file (TOML):
+
+    [grid]
+    "strategy.base_weight" = [0.3, 0.5]
+    "strategy.hedge.moneyness" = [0.85, 0.9]
+
+    [sweep]              # optional
+    rank_by = "sharpe"   # any metric name; higher is better (max_drawdown: closer to 0 is better)
+    processes = 0        # 0 = all cores
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import multiprocessing
+import tomllib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from backtest.run import BacktestResult, MarketData, RunSpec, run_backtest
+from signals.snapshot import Snapshot
+from strategies.params import BacktestParams, StrategyParams
+
+
+class GridError(ValueError):
+    """The grid file is wrong: stop and say where."""
+
+
+@dataclass(frozen=True, slots=True)
+class Grid:
+    variants: list[list[str]]  # each a list of `--set` overrides
+    rank_by: str
+    processes: int
+
+
+def _literal(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, str | bool) else str(value)
+
+
+def read_grid(path: Path) -> Grid:
+    """The cartesian product of the `[grid]` lists, as `--set key=value` lists."""
+    try:
+        with path.open("rb") as fh:
+            doc = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise GridError(f"{path}: {exc}") from None
+    grid = doc.get("grid")
+    if not isinstance(grid, dict) or not grid:
+        raise GridError(f'{path}: needs a [grid] table of "section.key" = [values]')
+    keys = sorted(grid)
+    for key in keys:
+        if not isinstance(grid[key], list) or not grid[key]:
+            raise GridError(f"{path}: grid key {key!r} needs a non-empty list of values")
+    variants = [[f"{k}={_literal(v)}" for k, v in zip(keys, combo, strict=True)] for combo in itertools.product(*(grid[k] for k in keys))]
+    sweep = doc.get("sweep", {})
+    unknown = set(sweep) - {"rank_by", "processes"}
+    if unknown:
+        raise GridError(f"{path}: unknown [sweep] keys {sorted(unknown)}")
+    return Grid(variants, str(sweep.get("rank_by", "sharpe")), int(sweep.get("processes", 0)))
+
+
+@dataclass(frozen=True, slots=True)
+class SharedInputs:
+    """Read-only inputs every variant shares: market data and the snapshot histories by signal key."""
+
+    market: MarketData
+    histories: Mapping[str, Mapping[date, Snapshot]]
+
+
+@dataclass(frozen=True, slots=True)
+class VariantTask:
+    index: int
+    overrides: tuple[str, ...]
+    strategy: StrategyParams
+    costs: BacktestParams
+    signal_key: str
+    start: date
+    end: date
+    spec: RunSpec
+    journal_path: Path | None
+
+
+@dataclass(frozen=True, slots=True)
+class VariantResult:
+    index: int
+    overrides: tuple[str, ...]
+    run_id: str
+    journal: str | None
+    metrics: dict[str, Any]
+
+
+def run_variant(shared: SharedInputs, task: VariantTask) -> VariantResult:
+    """The pure task: one backtest of one variant (its journal written to `task.journal_path`)."""
+    result: BacktestResult = run_backtest(
+        shared.market,
+        shared.histories[task.signal_key],
+        task.strategy,
+        task.costs,
+        start=task.start,
+        end=task.end,
+        spec=task.spec,
+        journal_path=task.journal_path,
+        snapshot_detail="compact",
+    )
+    return VariantResult(task.index, task.overrides, result.run_id, result.journal, result.strategy.to_json())
+
+
+@dataclass(slots=True)
+class _Worker:
+    """The shared inputs a pool worker received at start-up (one per process, set by `_start_worker`)."""
+
+    shared: SharedInputs | None = None
+
+
+_WORKER = _Worker()  # process-local: written once by the pool initializer, read by `_run_in_worker`
+
+
+def _start_worker(shared: SharedInputs) -> None:
+    _WORKER.shared = shared
+
+
+def _run_in_worker(task: VariantTask) -> VariantResult:
+    if _WORKER.shared is None:
+        raise RuntimeError("sweep worker started without shared inputs")
+    return run_variant(_WORKER.shared, task)
+
+
+def run_local(shared: SharedInputs, tasks: Sequence[VariantTask], processes: int, on_done: Callable[[], None] | None = None) -> list[VariantResult]:
+    """All tasks on a local process pool (`processes` workers; 1 = in this process)."""
+    out: list[VariantResult] = []
+    if processes <= 1:
+        for task in tasks:
+            out.append(run_variant(shared, task))
+            if on_done:
+                on_done()
+        return out
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(processes, initializer=_start_worker, initargs=(shared,)) as pool:
+        for res in pool.imap_unordered(_run_in_worker, tasks):
+            out.append(res)
+            if on_done:
+                on_done()
+    return sorted(out, key=lambda r: r.index)
+
+
+def run_on_executor(executor: Executor, shared: Any, tasks: Sequence[VariantTask]) -> Iterator[VariantResult]:
+    """The distributed path: any `concurrent.futures.Executor` (a Dask client's executor, Ray's, or a local
+    `ProcessPoolExecutor`). `shared` is the SharedInputs or a handle the engine resolves (a scattered future)."""
+    futures = [executor.submit(run_variant, shared, task) for task in tasks]
+    for fut in futures:
+        yield fut.result()
+
+
+_LOWER_IS_BETTER: frozenset[str] = frozenset({"volatility", "turnover", "hedge_cost"})
+
+
+def rank(results: Sequence[VariantResult], by: str) -> list[VariantResult]:
+    """Best first by metric `by` (missing values last)."""
+    sign = 1.0 if by in _LOWER_IS_BETTER else -1.0
+
+    def key(r: VariantResult) -> tuple[int, float]:
+        v = r.metrics.get(by)
+        return (1, 0.0) if not isinstance(v, int | float) else (0, sign * float(v))
+
+    return sorted(results, key=key)
+
+
+COLUMNS = ("total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown", "calmar", "exposure", "turnover", "hedge_cost", "hedge_payoff")
+
+
+def write_outputs(folder: Path, ranked: Sequence[VariantResult]) -> tuple[Path, Path]:
+    """results.csv and results.json, best first."""
+    folder.mkdir(parents=True, exist_ok=True)
+    csv_path, json_path = folder / "results.csv", folder / "results.json"
+    with csv_path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["rank", "overrides", "run_id", "journal", *COLUMNS])
+        for i, r in enumerate(ranked, 1):
+            w.writerow([i, " ".join(r.overrides), r.run_id, r.journal, *(r.metrics.get(c) for c in COLUMNS)])
+    json_path.write_text(
+        json.dumps(
+            [{"rank": i, "overrides": list(r.overrides), "run_id": r.run_id, "journal": r.journal, "metrics": r.metrics} for i, r in enumerate(ranked, 1)],
+            indent=1,
+            default=str,
+        )
+    )
+    return csv_path, json_path
+
+
+def ranked_table(ranked: Sequence[VariantResult], by: str, limit: int = 20) -> str:
+    lines = [f"{'#':>3}  {'sharpe':>7}{'cagr':>8}{'maxdd':>8}{'calmar':>8}  {by}  overrides"]
+    for i, r in enumerate(ranked[:limit], 1):
+        m = r.metrics
+
+        def f(k: str, fmt: str, m: dict[str, Any] = m) -> str:
+            v = m.get(k)
+            return "-" if v is None else fmt.format(v)
+
+        lines.append(
+            f"{i:>3}  {f('sharpe', '{:.2f}'):>7}{f('cagr', '{:.2%}'):>8}{f('max_drawdown', '{:.1%}'):>8}{f('calmar', '{:.2f}'):>8}"
+            f"  {f(by, '{:.4g}')}  {' '.join(r.overrides)}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,51 @@
+"""Run the emulator from the command line: `python -m emulator --port 8765 --state emu.json`.
+
+Keys come from APCA_API_KEY_ID / APCA_API_SECRET_KEY (the same variables the bot reads), so a paper session can
+point APCA_API_BASE_URL at http://127.0.0.1:PORT. Without --start the emulator follows the wall clock; with it,
+time stays put until POST /_emulator/time moves it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from clock import SystemClock, ensure_utc
+from emulator.seed import demo_exchange
+from emulator.server import EmulatorServer
+
+log = logging.getLogger("emulator")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m emulator", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (loopback only by default)")
+    parser.add_argument("--port", type=int, default=8765, help="TCP port; 0 picks a free one")
+    parser.add_argument("--state", type=Path, default=None, help="JSON state file kept across restarts")
+    parser.add_argument("--start", default=None, help="manual time to start at (ISO, aware); default: follow the wall clock")
+    parser.add_argument("--cash", type=float, default=100_000.0, help="starting cash of a new account")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    key_id, secret = os.environ.get("APCA_API_KEY_ID", ""), os.environ.get("APCA_API_SECRET_KEY", "")
+    if not key_id or not secret:
+        log.error("set APCA_API_KEY_ID and APCA_API_SECRET_KEY: the emulator accepts only those keys")
+        return 2
+    system = SystemClock()
+    start = ensure_utc(datetime.fromisoformat(args.start)) if args.start else system.now()
+    exchange = demo_exchange(start, path=args.state, cash=args.cash)
+    exchange.follow_clock = None if args.start else system
+    server = EmulatorServer(exchange, key_id=key_id, secret_key=secret, host=args.host, port=args.port)
+    log.info("Alpaca emulator on %s (state: %s)", server.url, args.state or "memory only")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

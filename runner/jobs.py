@@ -1,0 +1,215 @@
+"""The paper trader's jobs. Each daily job runs once per session: the journal's run ledger decides (R27).
+
+| job        | when (New York)      | does                                                                          |
+|------------|----------------------|-------------------------------------------------------------------------------|
+| pre_open   | 08:45, until 09:25   | refresh data, reconcile, submit the intents the last decision stored (OPG)     |
+| expiry     | 11:30, until 15:00   | reconcile; sell puts at or inside the roll window (R12), by day limit orders   |
+| decision   | 16:30, until next    | reconcile, snapshot, `decide`, store the intents for the next open (not sent)  |
+|            | pre-open cutoff      |                                                                               |
+| reconcile  | every 5 min in the   | reconcile while orders are working (R08)                                      |
+|            | session              |                                                                               |
+
+No order leaves while the kill-switch file exists, in `--dry-run`, or when its intent cannot be stored (R23).
+A failing job is logged, counted and recorded; it is not marked done, so it is retried while still meaningful.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from broker.contract import Broker, BrokerError, Halt, SkipCycle
+from clock import Clock
+from journal.journal import Journal
+from runner.calendar import TradingCalendar
+from runner.decision import Chain, OptionMark, book_from_broker, decide_day, intent_from_json, marks_from_snapshot
+from runner.guards import Health, kill_switch_engaged
+from runner.schedule import DueJob, due_jobs, next_fire_times
+from signals.snapshot import Snapshot
+from strategies.intents import OrderIntent
+from strategies.options import must_close
+from strategies.params import StrategyParams
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PaperDeps:
+    """Everything the jobs use, wired once by the composition root (`runner.compose`)."""
+
+    journal: Journal
+    broker: Broker
+    reconcile: Callable[[], object]  # one reconciliation pass (Reconciler.run): raises on an unresolvable gap
+    calendar: TradingCalendar
+    snapshot: Callable[[date], Snapshot]  # what was known after the session's close
+    strategy: StrategyParams
+    clock: Clock
+    state_dir: Path
+    run_id: str
+    chain: Chain
+    option_mark: OptionMark
+    refresh: Callable[[], None] | None = None  # pre-open data refresh (FRED + bars) and snapshot reload
+    dry_run: bool = False
+    health: Health = field(default_factory=lambda: Health(started_at="", mode="paper"))
+
+    @property
+    def kill_file(self) -> Path:
+        return self.state_dir / "KILL"
+
+
+class Jobs:
+    def __init__(self, deps: PaperDeps) -> None:
+        self.d = deps
+
+    # -- the ledger loop ------------------------------------------------------------------------------------------
+
+    def run_due(self) -> list[str]:
+        """Run every daily job that is due and not in the ledger; record missed ones. Returns 'job:day' run."""
+        d = self.d
+        now = d.clock.now()
+        due, missed = due_jobs(now, d.calendar, d.journal.job_done)
+        for item in missed:
+            day = item.session.day.isoformat()
+            if d.journal.mark_job(d.run_id, item.job.name, day, outcome="missed", at=now, detail=f"deadline {item.deadline.isoformat()} passed"):
+                d.health.jobs_missed += 1
+                log.warning("missed %s for %s: past its deadline %s", item.job.name, day, item.deadline.isoformat())
+        ran = []
+        for item in due:
+            if self.run_one(item):
+                ran.append(f"{item.job.name}:{item.session.day.isoformat()}")
+        return ran
+
+    def run_one(self, item: DueJob) -> bool:
+        d = self.d
+        name, day = item.job.name, item.session.day
+        body = {"pre_open": self.pre_open, "expiry": self.expiry, "decision": self.decision}[name]
+        try:
+            outcome = body(day)
+        except (BrokerError, sqlite3.Error, OSError) as exc:
+            d.health.jobs_failed += 1
+            d.health.last_error = f"{name} {day}: {type(exc).__name__}: {exc}"
+            if isinstance(exc, Halt):
+                d.health.halted = str(exc)
+            log.error("job %s for %s failed: %s", name, day, d.health.last_error)
+            self._event("job_failed", d.health.last_error)
+            return False
+        d.journal.mark_job(d.run_id, name, day.isoformat(), outcome=outcome, at=d.clock.now())
+        d.health.jobs_run += 1
+        return True
+
+    def _event(self, kind: str, message: str, detail: dict[str, object] | None = None) -> None:
+        try:
+            self.d.journal.record_event(self.d.run_id, at=self.d.clock.now(), kind=kind, message=message, detail=detail)
+        except sqlite3.Error as exc:  # the journal may be the thing that failed (disk full): the log still says it
+            log.error("cannot journal %s event: %s", kind, exc)
+
+    def _may_send(self) -> str | None:
+        """Why no order may leave now, or None."""
+        if self.d.dry_run:
+            return "dry run"
+        if kill_switch_engaged(self.d.kill_file):
+            return f"kill switch {self.d.kill_file}"
+        return None
+
+    def _send(self, intents: list[OrderIntent]) -> str:
+        blocked = self._may_send()
+        if blocked:
+            for i in intents:
+                log.info("not sending %s: %s", i.client_order_id, blocked)
+            if intents:
+                self._event("orders_held", f"{len(intents)} intents not sent: {blocked}", {"intents": [i.client_order_id for i in intents]})
+            return f"held ({blocked})" if intents else "nothing to send"
+        sent = 0
+        for intent in intents:
+            try:
+                self.d.broker.submit(intent)
+                sent += 1
+            except SkipCycle as exc:
+                self._event("order_skipped", str(exc), {"client_order_id": intent.client_order_id})
+            except BrokerError as exc:
+                if isinstance(exc, Halt):
+                    raise
+                self._event("order_failed", f"{type(exc).__name__}: {exc}", {"client_order_id": intent.client_order_id})
+        return f"sent {sent}/{len(intents)}"
+
+    # -- daily jobs -----------------------------------------------------------------------------------------------
+
+    def pre_open(self, day: date) -> str:
+        d = self.d
+        if d.refresh is not None:
+            d.refresh()
+        d.reconcile()
+        previous = d.calendar.previous_session(day).day.isoformat()
+        rows = d.journal.query("SELECT target_json FROM decisions WHERE day=? ORDER BY rowid DESC LIMIT 1", (previous,))
+        if not rows:
+            return "no decision to act on"
+        intents = [intent_from_json(doc) for doc in json.loads(rows[0]["target_json"]).get("intents", [])]
+        return self._send([i for i in intents if i.kind == "market_on_open"]) + f" (decision {previous})"
+
+    def expiry(self, day: date) -> str:
+        """Sell puts at or inside the roll window by 15:00 ET (R12); the next decision buys the replacement."""
+        d = self.d
+        d.reconcile()
+        positions = d.broker.positions()
+        working = {o.symbol for o in d.broker.open_orders()}
+        book = book_from_broker(d.broker.account(), positions, [], {}, d.journal, day)
+        intents = []
+        for pos in book.options:
+            if pos.symbol in working or not must_close(pos.expiry, day, d.strategy.hedge.roll_dte):
+                continue
+            mark = d.option_mark(pos.symbol)
+            if mark is None or mark <= 0:
+                self._event("expiry_no_quote", f"{pos.symbol}: no quote, cannot close before expiry")
+                continue
+            limit = max(0.01, round(mark * (1.0 - d.strategy.hedge.limit_slack), 2))
+            intents.append(OrderIntent(day, pos.symbol, "option", "sell", pos.qty, "limit_day", "close put in the roll window", limit, leg=9))
+        if not intents:
+            return "no puts to close"
+        return self._send(intents)
+
+    def decision(self, day: date) -> str:
+        d = self.d
+        if d.journal.query("SELECT 1 FROM decisions WHERE run_id=? AND day=?", (d.run_id, day.isoformat())):
+            return "decision already journaled"
+        d.reconcile()
+        snapshot = d.snapshot(day)
+        marks = marks_from_snapshot(snapshot, d.strategy)
+        book = book_from_broker(d.broker.account(), d.broker.positions(), d.broker.open_orders(), marks, d.journal, day)
+        made = decide_day(snapshot, book, d.strategy, d.chain, d.option_mark)
+        as_of = snapshot.as_of
+        d.journal.record_decision(
+            d.run_id, day=day.isoformat(), as_of=as_of, regime=snapshot.regime.name, runner_up=snapshot.regime.runner_up,
+            phase=snapshot.phase.name, reasons=list(made.target.reasons),
+            snapshot={"regime": {"name": snapshot.regime.name, "reasons": list(snapshot.regime.reasons), "fallback": snapshot.regime.fallback},
+                      "warnings": list(snapshot.warnings), "phase": snapshot.phase.name},
+            inputs={"marks": marks, "cash": book.cash, "shares": dict(book.shares)}, target=made.target_json(),
+        )
+        log.info("as of %s: %s, %d intents for the next open", as_of.isoformat(), snapshot.regime.name, len(made.intents))
+        return f"{snapshot.regime.name}: {len(made.intents)} intents stored"
+
+    # -- interval jobs --------------------------------------------------------------------------------------------
+
+    def intraday_reconcile(self) -> None:
+        """Every few minutes in the session while orders are working (R08)."""
+        d = self.d
+        now = d.clock.now()
+        session = d.calendar.session(now.date())
+        if session is None or not session.open <= now <= session.close:
+            return
+        try:
+            if d.broker.open_orders():
+                d.reconcile()
+        except BrokerError as exc:
+            d.health.last_error = f"reconcile: {exc}"
+            log.warning("intraday reconcile failed: %s", exc)
+
+    def next_jobs(self, now: datetime) -> list[dict[str, str]]:
+        out = []
+        for at, name in next_fire_times(now, now + timedelta(days=5))[:3]:
+            out.append({"job": name, "at": at.isoformat()})
+        return out

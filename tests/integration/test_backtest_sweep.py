@@ -1,0 +1,65 @@
+"""Sweeps: a grid file, a process pool and a concurrent.futures executor (the Dask/Ray path) agree."""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from backtest.inputs import Inputs, backtest_params, history, signal_key, signal_params, strategy_params
+from backtest.run import RunSpec
+from backtest.sweep import GridError, SharedInputs, VariantTask, rank, read_grid, run_local, run_on_executor, write_outputs
+from config.loader import load_config
+from journal.journal import Journal
+from tests.integration.test_backtest_support import pack_inputs
+
+__all__ = ["pack_inputs"]
+
+START, END = date(2007, 1, 3), date(2008, 12, 31)
+
+
+def test_grid_file(tmp_path: Path) -> None:
+    grid = tmp_path / "g.toml"
+    grid.write_text('[grid]\n"strategy.base_weight" = [0.2, 0.8]\n"strategy.crisis.defensive_symbol" = ["", "SPY"]\n[sweep]\nrank_by = "calmar"\n')
+    g = read_grid(grid)
+    assert len(g.variants) == 4 and g.rank_by == "calmar"
+    assert g.variants[0] == ["strategy.base_weight=0.2", 'strategy.crisis.defensive_symbol=""']
+    grid.write_text("[grid]\n")
+    with pytest.raises(GridError):
+        read_grid(grid)
+
+
+def _tasks(tmp: Path, weights: list[float]) -> tuple[list[VariantTask], str]:
+    cfg = load_config().config
+    key = signal_key(signal_params(cfg))
+    created = datetime(2026, 1, 1, tzinfo=UTC)
+    tasks = []
+    for i, w in enumerate(weights):
+        strat = strategy_params(cfg).model_copy(update={"base_weight": w})
+        spec = RunSpec(f"sw-{i}", f"base_weight={w}", created, {"base_weight": w}, "test", kind="sweep_member", parent_id="sw")
+        tasks.append(VariantTask(i, (f"strategy.base_weight={w}",), strat, backtest_params(cfg), key, START, END, spec, tmp / f"m{i}.sqlite"))
+    return tasks, key
+
+
+def test_pool_and_executor_paths_agree(pack_inputs: Inputs, tmp_path: Path) -> None:
+    tasks, key = _tasks(tmp_path / "a", [0.2, 0.8])
+    days = pack_inputs.market.sessions("IWM", START, END)
+    shared = SharedInputs(pack_inputs.market, {key: history(pack_inputs.pit, days, signal_params(load_config().config))})
+    pooled = run_local(shared, tasks, 2)
+    tasks_b, _ = _tasks(tmp_path / "b", [0.2, 0.8])
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as ex:
+        executed = list(run_on_executor(ex, shared, tasks_b))
+    assert [r.metrics for r in pooled] == [r.metrics for r in executed]
+    assert pooled[0].metrics != pooled[1].metrics
+    ranked = rank(pooled, "sharpe")
+    assert ranked[0].metrics["sharpe"] >= ranked[1].metrics["sharpe"]
+    csv_path, json_path = write_outputs(tmp_path / "out", ranked)
+    assert csv_path.read_text().count("\n") == 3 and json_path.exists()
+    for r in pooled:  # every member journaled, compact snapshots
+        j = Journal(Path(str(r.journal)))
+        run = j.run(r.run_id)
+        assert run is not None and run.kind == "sweep_member" and run.status == "finished"
+        assert j.query("SELECT COUNT(*) AS n FROM decisions")[0]["n"] == len(days)
