@@ -9,6 +9,7 @@ is applied to the request. A rule fires `times` times (None: forever) with proba
     reset        TCP reset, no answer                commit_then_reset  TCP reset after the commit
     rate_limit   429 + X-Ratelimit-Reset (+seconds)  reject_then_504    store the order as rejected, answer 504
     html_502     502 with an HTML page               malformed_json     200 with the JSON cut in half
+                                                     commit_then_latency answer normally, `seconds` late
     empty_500    500 with an empty body              unknown_enum       enum values no client knows
     gateway_504  504 with an HTML page               drop_fields        only the fields the SDK's models require
     unauthorized 401 (forced credential failure)
@@ -26,7 +27,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 BEFORE = ("latency", "hang", "reset", "rate_limit", "html_502", "empty_500", "gateway_504", "unauthorized")
-AFTER = ("commit_then_504", "commit_then_500", "commit_then_reset", "reject_then_504", "malformed_json", "unknown_enum", "drop_fields")
+AFTER = ("commit_then_504", "commit_then_500", "commit_then_reset", "commit_then_latency", "reject_then_504", "malformed_json",
+         "unknown_enum", "drop_fields")
 KINDS = (*BEFORE, *AFTER)
 SOAK_KINDS = tuple(k for k in KINDS if k not in ("hang", "unauthorized", "reject_then_504"))
 

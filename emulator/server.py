@@ -40,7 +40,7 @@ class EmulatorServer:
         self.faults = faults or FaultPlan()
         self._keys = (key_id, secret_key)
         self.stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer((host, port), _Handler)
+        self._httpd = _QuietServer((host, port), _Handler)
         self._httpd.daemon_threads = True
         self._httpd.app = self  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None
@@ -75,6 +75,13 @@ class EmulatorServer:
         return hmac.compare_digest((key_id or "").encode(), self._keys[0].encode()) and hmac.compare_digest(
             (secret or "").encode(), self._keys[1].encode()
         )
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client that vanishes mid-answer (killed, timed out) is normal here: log it, do not print a traceback."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("connection from %s dropped mid-request", client_address, exc_info=True)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -190,6 +197,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(500)
         elif fault.kind == "commit_then_reset":
             self._reset()
+        elif fault.kind == "commit_then_latency":
+            self.app.stopping.wait(fault.seconds)
+            self._json(status, payload)
         elif fault.kind == "malformed_json":
             text = json.dumps(payload).encode()
             self._send(status, text[: max(len(text) // 2, 1)])

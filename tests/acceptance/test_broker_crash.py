@@ -54,27 +54,31 @@ def start_worker(emu: EmulatorServer, state: Path, read_timeout: float = 2.0) ->
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
-def run_until(proc: subprocess.Popen[bytes], kill_at_line: int | None, rng: random.Random, deadline: float = 60.0) -> str:
-    """Read the worker's log; SIGKILL it on line `kill_at_line` (+0-15 ms). Returns 'killed', 'done' or 'exited'."""
+def run_until(proc: subprocess.Popen[bytes], kill_at_line: int | None, rng: random.Random, deadline: float = 60.0) -> tuple[str, int]:
+    """Read the worker's log; SIGKILL it on line `kill_at_line` (+0-15 ms). Returns ('killed'|'done'|'exited', lines)."""
     assert proc.stdout is not None
     lines, started, buffer = 0, monotonic(), b""
-    while monotonic() - started < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-        if not ready:
-            continue
-        chunk = os.read(proc.stdout.fileno(), 65536)
-        if not chunk:
-            proc.wait(timeout=10)
-            return "done" if b"DONE" in buffer else "exited"
-        buffer += chunk
-        lines += chunk.count(b"\n")
-        if kill_at_line is not None and lines >= kill_at_line:
-            select.select([], [], [], rng.random() * 0.015)
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=10)
-            return "killed"
-    proc.kill()
-    raise AssertionError(f"worker stuck; last output:\n{buffer[-2000:].decode(errors='replace')}")
+    try:
+        while monotonic() - started < deadline:
+            ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+            if not ready:
+                continue
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                proc.wait(timeout=10)
+                return ("done" if b"DONE" in buffer else "exited"), lines
+            buffer += chunk
+            lines += chunk.count(b"\n")
+            if kill_at_line is not None and lines >= kill_at_line:
+                select.select([], [], [], rng.random() * 0.015)
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(timeout=10)
+                return "killed", lines
+        proc.kill()
+        proc.wait(timeout=10)
+        raise AssertionError(f"worker stuck; last output:\n{buffer[-2000:].decode(errors='replace')}")
+    finally:
+        proc.stdout.close()
 
 
 def snapshot(db: Path) -> dict[str, set[tuple[object, ...]]]:
@@ -91,14 +95,38 @@ def snapshot(db: Path) -> dict[str, set[tuple[object, ...]]]:
         con.close()
 
 
-def drive(emu: EmulatorServer, state: Path, *, kills: int, rng: random.Random, read_timeout: float = 2.0) -> int:
+def kill_stages(db: Path, emu: EmulatorServer) -> list[str]:
+    """Where the kill caught an order: committed but not yet POSTed, or POSTed but the answer not yet stored."""
+    if not db.exists():
+        return ["before any intent"]
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        pending = {str(r[0]) for r in con.execute(
+            "SELECT client_order_id FROM order_events e WHERE seq = (SELECT MAX(seq) FROM order_events WHERE client_order_id = e.client_order_id)"
+            " AND status = 'pending_submit'")}
+    finally:
+        con.close()
+    with emu.exchange.lock:
+        sent = set(emu.exchange.by_client_id)
+    out = ["after commit, before POST"] * len(pending - sent) + ["after POST, before storing the answer"] * len(pending & sent)
+    return out or ["elsewhere"]
+
+
+def drive(emu: EmulatorServer, state: Path, *, kills: int, rng: random.Random, read_timeout: float = 2.0,
+          stages: dict[str, int] | None = None) -> int:
     """Kill the worker `kills` times, checking after each that no committed row disappeared; then run it to the end."""
     db = state / "journal.sqlite"
     before, done_kills, clean_runs, runs = snapshot(db), 0, 0, 0
+    span = 5 * INTENTS + 10  # log lines of a full first run; later runs are shorter
     while done_kills < kills or clean_runs == 0:
         runs += 1
-        target = rng.randint(1, 4 * INTENTS + 40) if done_kills < kills else None
-        outcome = run_until(start_worker(emu, state, read_timeout), target, rng)
+        target = rng.randint(1, span) if done_kills < kills else None
+        outcome, lines = run_until(start_worker(emu, state, read_timeout), target, rng)
+        if outcome == "killed" and stages is not None:
+            for stage in kill_stages(db, emu):
+                stages[stage] = stages.get(stage, 0) + 1
+        if outcome != "killed":
+            span = max(lines, 5)
         done_kills += outcome == "killed"
         clean_runs += outcome == "done"
         after = snapshot(db)
@@ -140,14 +168,18 @@ def settle(emu: EmulatorServer, state: Path, rng: random.Random) -> None:
     """The next open fills everything; one more clean run reconciles the fills."""
     emu.faults.clear()
     emu.exchange.advance_to(new_york("2026-03-03", "09:35"))
-    assert run_until(start_worker(emu, state), None, rng) in ("done", "exited")  # MOO window closed: intents are 'not now'
+    assert run_until(start_worker(emu, state), None, rng)[0] in ("done", "exited")  # MOO window closed: intents are 'not now'
 
 
 def test_sigkill_while_submitting_and_reconciling(emu: EmulatorServer, tmp_path: Path) -> None:
     rng = random.Random(20260302)
-    emu.faults.add(FaultRule("orders.submit", "latency", times=None, seconds=0.02))
-    kills = drive(emu, tmp_path / "state", kills=KILLS, rng=rng)
+    # Slow POSTs, before or after the commit, so kills land inside the order's round trip as well as elsewhere.
+    emu.faults.add(FaultRule("orders.submit", "random", times=None, seconds=0.05, kinds=["latency", "commit_then_latency"]))
+    stages: dict[str, int] = {}
+    kills = drive(emu, tmp_path / "state", kills=KILLS, rng=rng, stages=stages)
     assert kills >= KILLS
+    # Kills landed after the intent was committed (before or during the POST) and after the answer (before storing it).
+    assert stages.get("after commit, before POST", 0) >= 1 and stages.get("after POST, before storing the answer", 0) >= 1, stages
     settle(emu, tmp_path / "state", rng)
     check_books(emu, tmp_path / "state")
 
