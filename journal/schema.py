@@ -66,7 +66,7 @@ CREATE TABLE IF NOT EXISTS order_events (
     run_id TEXT NOT NULL REFERENCES runs(run_id),
     client_order_id TEXT NOT NULL REFERENCES intents(client_order_id),
     broker_order_id TEXT,
-    status TEXT NOT NULL,           -- pending_submit, submitted, accepted, partially_filled, filled, canceled, expired, rejected, unknown
+    status TEXT NOT NULL,           -- pending_submit, submitted, accepted, partially_filled, filled, canceled, expired, rejected, not_sent, unknown
     filled_qty REAL NOT NULL DEFAULT 0,
     filled_avg_price REAL,
     at TEXT NOT NULL,

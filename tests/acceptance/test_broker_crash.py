@@ -35,7 +35,7 @@ from tests.servers.alpaca_rig import KEY_ID, SECRET_KEY, make_exchange
 from tests.servers.broker_worker import workload
 
 ROOT = Path(__file__).resolve().parents[2]
-INTENTS = 24
+INTENTS = 60  # the workload grows by 2 intents a run up to this, so every early run has orders to send
 KILLS = 50
 pytestmark = pytest.mark.slow
 
@@ -47,15 +47,17 @@ def emu() -> Iterator[EmulatorServer]:
     server.stop()
 
 
-def start_worker(emu: EmulatorServer, state: Path, read_timeout: float = 2.0) -> subprocess.Popen[bytes]:
+def start_worker(emu: EmulatorServer, state: Path, read_timeout: float = 2.0, intents: int = INTENTS) -> subprocess.Popen[bytes]:
     env = {**os.environ, "APCA_API_KEY_ID": KEY_ID, "APCA_API_SECRET_KEY": SECRET_KEY, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "tests.servers.broker_worker", "--url", emu.url, "--state", str(state), "--intents", str(INTENTS),
+    cmd = [sys.executable, "-m", "tests.servers.broker_worker", "--url", emu.url, "--state", str(state), "--intents", str(intents),
            "--read-timeout", str(read_timeout)]
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
-def run_until(proc: subprocess.Popen[bytes], kill_at_line: int | None, rng: random.Random, deadline: float = 60.0) -> tuple[str, int]:
-    """Read the worker's log; SIGKILL it on line `kill_at_line` (+0-15 ms). Returns ('killed'|'done'|'exited', lines)."""
+def run_until(proc: subprocess.Popen[bytes], kill_at_line: int | None, rng: random.Random, deadline: float = 60.0,
+              kill_on: bytes | None = None, jitter: float = 0.015) -> tuple[str, int]:
+    """Read the worker's log; SIGKILL it on line `kill_at_line`, or when `kill_on` first appears, plus 0-`jitter` s.
+    Returns ('killed'|'done'|'exited', lines)."""
     assert proc.stdout is not None
     lines, started, buffer = 0, monotonic(), b""
     try:
@@ -69,8 +71,8 @@ def run_until(proc: subprocess.Popen[bytes], kill_at_line: int | None, rng: rand
                 return ("done" if b"DONE" in buffer else "exited"), lines
             buffer += chunk
             lines += chunk.count(b"\n")
-            if kill_at_line is not None and lines >= kill_at_line:
-                select.select([], [], [], rng.random() * 0.015)
+            if (kill_at_line is not None and lines >= kill_at_line) or (kill_on is not None and kill_on in buffer):
+                select.select([], [], [], rng.random() * jitter)
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(timeout=10)
                 return "killed", lines
@@ -117,18 +119,28 @@ def drive(emu: EmulatorServer, state: Path, *, kills: int, rng: random.Random, r
     """Kill the worker `kills` times, checking after each that no committed row disappeared; then run it to the end."""
     db = state / "journal.sqlite"
     before, done_kills, clean_runs, runs = snapshot(db), 0, 0, 0
-    span = 5 * INTENTS + 10  # log lines of a full first run; later runs are shorter
+    span = 5 * INTENTS + 10  # log lines of a full run; later runs are shorter
     while done_kills < kills or clean_runs == 0:
         runs += 1
+        intents = min(4 + 2 * runs, INTENTS) if done_kills < kills else INTENTS
         target = rng.randint(1, span) if done_kills < kills else None
-        outcome, lines = run_until(start_worker(emu, state, read_timeout), target, rng)
+        # Every other early run dies inside an order's round trip: on its last POST, 0-100 ms into the slow answer.
+        inside_post = done_kills < kills and intents < INTENTS and runs % 2 == 0
+        proc = start_worker(emu, state, read_timeout, intents)
+        if inside_post:
+            newest = workload(intents)[-1].client_order_id.encode()
+            outcome, lines = run_until(proc, None, rng, kill_on=b"posting " + newest, jitter=0.1)
+        else:
+            outcome, lines = run_until(proc, target, rng)
+        if outcome != "killed":
+            span = max(lines, 5)
         if outcome == "killed" and stages is not None:
             for stage in kill_stages(db, emu):
                 stages[stage] = stages.get(stage, 0) + 1
         if outcome != "killed":
             span = max(lines, 5)
         done_kills += outcome == "killed"
-        clean_runs += outcome == "done"
+        clean_runs += outcome == "done" and intents == INTENTS
         after = snapshot(db)
         for table, rows in before.items():
             lost = rows - after.get(table, set())
