@@ -268,7 +268,6 @@ def cmd_events(app: App, args: argparse.Namespace) -> int:
 def cmd_backtest(app: App, args: argparse.Namespace) -> int:
     from backtest.cli import backtest_command
 
-    app.store()  # import (and validate) the pack first: bad data is a clear error before any work
     outcome = backtest_command(
         args.config, args.overrides, start=args.start, end=args.end, as_json=args.json, clock=app.clock, env=app.env, progress=not args.no_progress
     )
@@ -279,7 +278,6 @@ def cmd_backtest(app: App, args: argparse.Namespace) -> int:
 def cmd_sweep(app: App, args: argparse.Namespace) -> int:
     from backtest.cli import sweep_command
 
-    app.store()
     print(
         sweep_command(
             Path(args.grid), args.config, args.overrides, start=args.start, end=args.end, clock=app.clock, env=app.env,

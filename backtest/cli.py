@@ -16,14 +16,11 @@ from tqdm import tqdm
 
 from backtest import metrics
 from backtest.inputs import (
-    backtest_params,
     history,
     journal_dir,
     load_inputs,
     open_store,
     signal_key,
-    signal_params,
-    strategy_params,
     window,
 )
 from backtest.run import PROJECT_ROOT, BacktestResult, RunSpec, code_version, config_hash, run_backtest
@@ -57,7 +54,7 @@ def backtest_command(
     shared core in backtrader with a journal under `<store_dir>/journals/`, and renders the metrics."""
     loaded = load_config(config_file, overrides)
     cfg = loaded.config
-    strategy, costs, signals = strategy_params(cfg), backtest_params(cfg), signal_params(cfg)
+    strategy, costs, signals = cfg.strategy, cfg.backtest, cfg.signals
     store = open_store(cfg, env, clock)
     try:
         symbols = sorted({strategy.symbol, *costs.benchmarks} | ({strategy.crisis.defensive_symbol} - {""}))
@@ -128,9 +125,9 @@ def sweep_command(
     grid = read_grid(grid_file)
     configs = [load_config(config_file, [*overrides, *variant]).config for variant in grid.variants]
     base = configs[0]
-    strategies = [strategy_params(c) for c in configs]
-    costs = [backtest_params(c) for c in configs]
-    signal_sets = {signal_key(signal_params(c)): signal_params(c) for c in configs}
+    strategies = [c.strategy for c in configs]
+    costs = [c.backtest for c in configs]
+    signal_sets = {signal_key(c.signals): c.signals for c in configs}
     symbols = sorted(
         {s.symbol for s in strategies} | {b for c in costs for b in c.benchmarks} | {s.crisis.defensive_symbol for s in strategies if s.crisis.defensive_symbol}
     )
@@ -152,11 +149,11 @@ def sweep_command(
         effective = {
             "strategy": strat.model_dump(),
             "backtest": cost.model_dump(),
-            "signals": signal_params(cfg).model_dump(),
+            "signals": cfg.signals.model_dump(),
             "overrides": [*overrides, *variant],
         }
         spec = RunSpec(f"{sweep_id}-{i:04d}", " ".join(variant), created, effective, version, kind="sweep_member", parent_id=sweep_id)
-        tasks.append(VariantTask(i, tuple(variant), strat, cost, signal_key(signal_params(cfg)), first, last, spec, folder / f"member-{i:04d}.sqlite"))
+        tasks.append(VariantTask(i, tuple(variant), strat, cost, signal_key(cfg.signals), first, last, spec, folder / f"member-{i:04d}.sqlite"))
     workers = processes if processes is not None else (grid.processes or (os.cpu_count() or 1))
     with tqdm(total=len(tasks), desc="sweep", unit="run", file=sys.stderr, disable=not progress) as bar:
         results = run_local(shared, tasks, min(workers, len(tasks)), on_done=lambda: bar.update(1))

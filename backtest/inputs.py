@@ -19,29 +19,11 @@ from datastore.store import Store
 from signals.build import snapshot_history
 from signals.params import SignalParams
 from signals.snapshot import Snapshot
-from strategies.params import BacktestParams, StrategyParams
+from strategies.params import BacktestParams
 
 
 class WindowError(ValueError):
     """The requested dates do not fit the data: stop and tell the user."""
-
-
-def strategy_params(cfg: AppConfig) -> StrategyParams:
-    """`[strategy]` from the config (defaults until the section is mounted in AppConfig)."""
-    found = getattr(cfg, "strategy", None)
-    return found if isinstance(found, StrategyParams) else StrategyParams()
-
-
-def backtest_params(cfg: AppConfig) -> BacktestParams:
-    """`[backtest]` from the config (defaults until the section is mounted in AppConfig)."""
-    found = getattr(cfg, "backtest", None)
-    return found if isinstance(found, BacktestParams) else BacktestParams()
-
-
-def signal_params(cfg: AppConfig) -> SignalParams:
-    """`[signals]` from the config (defaults until the section is mounted in AppConfig)."""
-    found = getattr(cfg, "signals", None)
-    return found if isinstance(found, SignalParams) else SignalParams()
 
 
 def decision_series(cfg: AppConfig) -> list[str]:
@@ -50,10 +32,13 @@ def decision_series(cfg: AppConfig) -> list[str]:
 
 
 def open_store(cfg: AppConfig, env: Mapping[str, str], clock: Clock) -> Store:
-    """The local store; filled from the data pack first if it is empty (the quick start's first run)."""
+    """The local store with the data pack imported when it changed (idempotent; validated before anything is written)."""
     store = Store(store_dir(cfg) / "store.sqlite")
-    if not store.symbols():
+    try:
         import_pack(store, cfg, pack_dir(cfg, env), clock.now())
+    except BaseException:
+        store.close()
+        raise
     return store
 
 

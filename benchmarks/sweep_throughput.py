@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from backtest.inputs import backtest_params, history, load_inputs, signal_key, signal_params, strategy_params, window
+from backtest.inputs import history, load_inputs, signal_key, window
 from backtest.run import RunSpec
 from backtest.sweep import SharedInputs, VariantTask, run_local
 from clock import monotonic
@@ -29,7 +29,7 @@ def main() -> None:
     store = Store(tmp / "store.sqlite")
     import_pack(store, cfg, pack_dir(cfg, os.environ), datetime(2026, 8, 22, tzinfo=UTC))
     inputs = load_inputs(store, cfg, ["IWM", "SPY"])
-    strat, costs, sig = strategy_params(cfg), backtest_params(cfg), signal_params(cfg)
+    strat, costs, sig = cfg.strategy, cfg.backtest, cfg.signals
     first, last = window(inputs.market, "IWM", costs, None, None)
     days = inputs.market.sessions("IWM", first, last)
     t = monotonic()

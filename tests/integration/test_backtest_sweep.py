@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from backtest.inputs import Inputs, backtest_params, history, signal_key, signal_params, strategy_params
+from backtest.inputs import Inputs, history, signal_key
 from backtest.run import RunSpec
 from backtest.sweep import GridError, SharedInputs, VariantTask, rank, read_grid, run_local, run_on_executor, write_outputs
 from config.loader import load_config
@@ -34,20 +34,20 @@ def test_grid_file(tmp_path: Path) -> None:
 
 def _tasks(tmp: Path, weights: list[float]) -> tuple[list[VariantTask], str]:
     cfg = load_config().config
-    key = signal_key(signal_params(cfg))
+    key = signal_key(cfg.signals)
     created = datetime(2026, 1, 1, tzinfo=UTC)
     tasks = []
     for i, w in enumerate(weights):
-        strat = strategy_params(cfg).model_copy(update={"base_weight": w})
+        strat = cfg.strategy.model_copy(update={"base_weight": w})
         spec = RunSpec(f"sw-{i}", f"base_weight={w}", created, {"base_weight": w}, "test", kind="sweep_member", parent_id="sw")
-        tasks.append(VariantTask(i, (f"strategy.base_weight={w}",), strat, backtest_params(cfg), key, START, END, spec, tmp / f"m{i}.sqlite"))
+        tasks.append(VariantTask(i, (f"strategy.base_weight={w}",), strat, cfg.backtest, key, START, END, spec, tmp / f"m{i}.sqlite"))
     return tasks, key
 
 
 def test_pool_and_executor_paths_agree(pack_inputs: Inputs, tmp_path: Path) -> None:
     tasks, key = _tasks(tmp_path / "a", [0.2, 0.8])
     days = pack_inputs.market.sessions("IWM", START, END)
-    shared = SharedInputs(pack_inputs.market, {key: history(pack_inputs.pit, days, signal_params(load_config().config))})
+    shared = SharedInputs(pack_inputs.market, {key: history(pack_inputs.pit, days, load_config().config.signals)})
     pooled = run_local(shared, tasks, 2)
     tasks_b, _ = _tasks(tmp_path / "b", [0.2, 0.8])
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as ex:
