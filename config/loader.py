@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from config.schema import AppConfig
+from config.schema import RELEASE_RULE_NAMES, AppConfig
 from config.secrets import ENV_DATA_DIR
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -90,7 +90,7 @@ def _origin_of(loc: Sequence[str | int], origins: Mapping[str, str]) -> str:
 
 
 def _describe(err: Mapping[str, Any], origins: Mapping[str, str]) -> str:
-    loc = [p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS)]
+    loc = [p for p in err["loc"] if not (isinstance(p, str) and p in RELEASE_RULE_NAMES)]
     dotted = ".".join(str(p) for p in loc) or "(top level)"
     where = _origin_of(loc, origins)
     if err["type"] == "extra_forbidden":
@@ -101,15 +101,6 @@ def _describe(err: Mapping[str, Any], origins: Mapping[str, str]) -> str:
     return f"{where}: key '{dotted}' = {got!r}: {err['msg']}"
 
 
-_UNION_TAGS = {
-    "next_business_day",
-    "same_day",
-    "days_after",
-    "month_day",
-    "month_last_business_day",
-    "employment_situation",
-    "label_only",
-}
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -88,10 +88,13 @@ class LabelOnly(Frozen):
     rule: Literal["label_only"]
 
 
+_RULE_MODELS = (NextBusinessDay, SameDay, DaysAfter, MonthDay, MonthLastBusinessDay, EmploymentSituation, LabelOnly)
 ReleaseRule = Annotated[
     NextBusinessDay | SameDay | DaysAfter | MonthDay | MonthLastBusinessDay | EmploymentSituation | LabelOnly,
     Field(discriminator="rule"),
 ]
+# The discriminator values; pydantic puts them in error locations, which config errors leave out.
+RELEASE_RULE_NAMES: frozenset[str] = frozenset(get_args(m.model_fields["rule"].annotation)[0] for m in _RULE_MODELS)
 
 
 class SeriesSpec(Frozen):
