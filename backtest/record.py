@@ -8,12 +8,10 @@ quick test) it only keeps the in-memory rows the metrics need.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, date, datetime, time
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from clock import new_york
@@ -21,51 +19,6 @@ from journal.journal import Journal
 from signals.snapshot import Snapshot
 from strategies.book import TargetPortfolio
 from strategies.intents import OrderIntent
-
-
-class BatchingJournal(Journal):
-    """A journal whose writes commit together every `every` sessions instead of one transaction per call.
-
-    A backtest appends a handful of rows per session; a commit each (with synchronous=FULL) costs more than the
-    simulation itself. Inside `batch()` the per-call transactions join one outer transaction. Nothing else
-    changes: the same tables, the same append-only triggers. (Proposed upstream as `Journal.batch()`; this
-    subclass goes away when that lands.)
-    """
-
-    def __init__(self, path: Path, every: int = 250) -> None:
-        super().__init__(path)
-        self.every = every
-        self._batch: ExitStack | None = None
-        self._pending = 0
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        if self._batch is not None:
-            yield
-            return
-        with super().transaction():
-            yield
-
-    def open_batch(self) -> None:
-        """Start the outer transaction that the following writes join."""
-        if self._batch is None:
-            stack = ExitStack()
-            stack.enter_context(super().transaction())
-            self._batch = stack
-            self._pending = 0
-
-    def close_batch(self) -> None:
-        """Commit what the batch holds."""
-        stack, self._batch = self._batch, None
-        if stack is not None:
-            stack.close()
-
-    def session_done(self) -> None:
-        """Count a session; commit every `every` sessions."""
-        self._pending += 1
-        if self._batch is not None and self._pending >= self.every:
-            self.close_batch()
-            self.open_batch()
 
 
 @lru_cache(maxsize=64)
@@ -131,6 +84,8 @@ class RunLog:
     journal: Journal | None = None
     run_id: str = ""
     compact: bool = False  # journal snapshots without their indicator readings
+    commit_every: int = 250  # sessions per journal commit while the journal is batching
+    _pending: int = 0
     days: list[DayRow] = field(default_factory=list)
     fills: list[FillRow] = field(default_factory=list)
     decisions: list[tuple[date, str, dict[str, Any]]] = field(default_factory=list)
@@ -223,8 +178,10 @@ class RunLog:
                 regime=row.regime,
                 positions=positions,
             )
-            if isinstance(self.journal, BatchingJournal):
-                self.journal.session_done()
+            self._pending += 1
+            if self._pending >= self.commit_every:
+                self._pending = 0
+                self.journal.checkpoint()
 
     def event(self, day: date, kind: str, message: str, detail: Mapping[str, Any] | None = None) -> None:
         if self.journal is not None:

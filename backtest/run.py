@@ -17,10 +17,11 @@ from typing import Any, Literal
 import pandas as pd
 
 from backtest import metrics
-from backtest.record import BatchingJournal, RunLog
+from backtest.record import RunLog
 from broker.backtest_bridge import simulate
 from clock import Clock
 from datastore.store import Store
+from journal.journal import Journal
 from signals.snapshot import Snapshot
 from strategies.params import BacktestParams, StrategyParams
 
@@ -125,7 +126,7 @@ def run_backtest(
     if strategy.crisis.defensive_symbol and strategy.crisis.defensive_symbol not in symbols:
         symbols.append(strategy.crisis.defensive_symbol)
     bars = {s: market.bars[s] for s in symbols}
-    journal = BatchingJournal(journal_path) if journal_path is not None else None
+    journal = Journal(journal_path) if journal_path is not None else None
     log = RunLog(journal, spec.run_id, compact=snapshot_detail == "compact")
     try:
         if journal is not None:

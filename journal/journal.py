@@ -62,6 +62,7 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
+        self._batching = False
         version = self._schema_version()
         if version is not None and version > SCHEMA_VERSION:
             self._db.close()
@@ -86,6 +87,10 @@ class Journal:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
+        """All writes inside commit together or not at all; inside a batch they join the batch's transaction."""
+        if self._batching:
+            yield
+            return
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield
@@ -95,6 +100,26 @@ class Journal:
                 self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    def open_batch(self) -> None:
+        """Start one outer transaction that the following writes join (a backtest: a commit per write costs more
+        than the simulation itself under synchronous=FULL)."""
+        if not self._batching:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._batching = True
+
+    def close_batch(self) -> None:
+        """Commit what the batch holds (also after an error: the rows written so far are a readable partial run)."""
+        if self._batching:
+            self._batching = False
+            if self._db.in_transaction:
+                self._db.execute("COMMIT")
+
+    def checkpoint(self) -> None:
+        """Inside a batch: commit what it holds and go on batching. Outside one: nothing to do."""
+        if self._batching:
+            self.close_batch()
+            self.open_batch()
 
     # -- identity -------------------------------------------------------------------------------------------------
 
