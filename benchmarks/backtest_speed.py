@@ -5,21 +5,17 @@ Usage: .venv/bin/python benchmarks/backtest_speed.py   (prints figures; uses a t
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from backtest.inputs import history, load_inputs, window
+from backtest.inputs import history
 from backtest.run import RunSpec, run_backtest
+from benchmarks.default_window import default_window
 from broker.backtest_bridge import buy_and_hold
 from clock import monotonic
-from config.loader import load_config, pack_dir
-from datastore.pack_import import import_pack
-from datastore.store import Store
 
 
 def best_of(n: int, fn: object) -> float:
@@ -32,14 +28,9 @@ def best_of(n: int, fn: object) -> float:
 
 
 def main() -> None:
-    cfg = load_config().config
-    tmp = Path(tempfile.mkdtemp())
-    store = Store(tmp / "store.sqlite")
-    import_pack(store, cfg, pack_dir(cfg, os.environ), datetime(2026, 8, 22, tzinfo=UTC))
-    inputs = load_inputs(store, cfg, ["IWM", "SPY"])
+    dw = default_window()
+    cfg, tmp, inputs, first, last, days = dw.cfg, dw.tmp, dw.inputs, dw.first, dw.last, dw.days
     strat, costs, sig = cfg.strategy, cfg.backtest, cfg.signals
-    first, last = window(inputs.market, "IWM", costs, None, None)
-    days = inputs.market.sessions("IWM", first, last)
     t = monotonic()
     snaps = history(inputs.pit, days, sig)
     t_signals = monotonic() - t

@@ -5,33 +5,24 @@ Usage: .venv/bin/python benchmarks/sweep_throughput.py [N_VARIANTS]   (default 8
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from backtest.inputs import history, load_inputs, signal_key, window
+from backtest.inputs import history, signal_key
 from backtest.run import RunSpec
 from backtest.sweep import SharedInputs, VariantTask, run_local
+from benchmarks.default_window import default_window
 from clock import monotonic
-from config.loader import load_config, pack_dir
-from datastore.pack_import import import_pack
-from datastore.store import Store
 
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 8
-    cfg = load_config().config
-    tmp = Path(tempfile.mkdtemp())
-    store = Store(tmp / "store.sqlite")
-    import_pack(store, cfg, pack_dir(cfg, os.environ), datetime(2026, 8, 22, tzinfo=UTC))
-    inputs = load_inputs(store, cfg, ["IWM", "SPY"])
+    dw = default_window()
+    cfg, tmp, inputs, first, last, days = dw.cfg, dw.tmp, dw.inputs, dw.first, dw.last, dw.days
     strat, costs, sig = cfg.strategy, cfg.backtest, cfg.signals
-    first, last = window(inputs.market, "IWM", costs, None, None)
-    days = inputs.market.sessions("IWM", first, last)
     t = monotonic()
     shared = SharedInputs(inputs.market, {signal_key(sig): history(inputs.pit, days, sig)})
     print(f"shared snapshot history: {monotonic() - t:.2f} s (once)")
