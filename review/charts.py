@@ -26,6 +26,7 @@ REGIME_COLORS = {
     "crisis": "#f4a3a8",
     "tightening": "#c9d6f2",
     "neutral": "#e9ecef",
+    "unknown": "#ffffff",
 }
 EXTRA_COLORS = ("#d8c8f0", "#c6eef0", "#f0d0e8", "#dddddd")
 STRATEGY_COLOR = "#1f4e9c"  # the acceptance test looks for this blue in the screenshot

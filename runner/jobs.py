@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from broker.contract import Broker, BrokerError, Halt, SkipCycle
-from clock import Clock
+from clock import NEW_YORK, Clock
 from journal.journal import Journal
 from runner.calendar import TradingCalendar
 from runner.decision import Chain, OptionMark, book_from_broker, decide_day, intent_from_json, marks_from_snapshot
@@ -62,9 +62,16 @@ class PaperDeps:
         return self.state_dir / "KILL"
 
 
+def first_start(journal: Journal) -> datetime | None:
+    """When the first session in this journal started: the ledger's horizon (nothing before it was missed)."""
+    rows = journal.query("SELECT MIN(created_at) AS first FROM runs WHERE kind IN ('paper', 'simulation')")
+    return datetime.fromisoformat(rows[0]["first"]) if rows and rows[0]["first"] else None
+
+
 class Jobs:
     def __init__(self, deps: PaperDeps) -> None:
         self.d = deps
+        self.since = first_start(deps.journal)
 
     # -- the ledger loop ------------------------------------------------------------------------------------------
 
@@ -72,7 +79,7 @@ class Jobs:
         """Run every daily job that is due and not in the ledger; record missed ones. Returns 'job:day' run."""
         d = self.d
         now = d.clock.now()
-        due, missed = due_jobs(now, d.calendar, d.journal.job_done)
+        due, missed = due_jobs(now, d.calendar, d.journal.job_done, since=self.since)
         for item in missed:
             day = item.session.day.isoformat()
             if d.journal.mark_job(d.run_id, item.job.name, day, outcome="missed", at=now, detail=f"deadline {item.deadline.isoformat()} passed"):
@@ -198,7 +205,7 @@ class Jobs:
         """Every few minutes in the session while orders are working (R08)."""
         d = self.d
         now = d.clock.now()
-        session = d.calendar.session(now.date())
+        session = d.calendar.session(now.astimezone(NEW_YORK).date())
         if session is None or not session.open <= now <= session.close:
             return
         try:

@@ -71,9 +71,15 @@ class DueJob:
 
 
 def due_jobs(
-    now: datetime, calendar: TradingCalendar, done: Callable[[str, str], bool], lookback_days: int = 6
+    now: datetime, calendar: TradingCalendar, done: Callable[[str, str], bool], lookback_days: int = 6,
+    since: datetime | None = None,
 ) -> tuple[list[DueJob], list[DueJob]]:
-    """(due now in scheduled order, missed beyond their deadline and never run)."""
+    """(due now in scheduled order, missed beyond their deadline and never run).
+
+    `since` is when this state directory's first session started: a job whose deadline passed before then was never
+    the bot's to run, so it is neither due nor missed (a fresh start does not report last week as missed). A job
+    scheduled before `since` whose deadline is still ahead is due: starting at 17:00 still makes today's decision.
+    """
     today = now.astimezone(NEW_YORK).date()
     sessions = calendar.sessions(today - timedelta(days=lookback_days), today)
     due: list[DueJob] = []
@@ -84,6 +90,8 @@ def due_jobs(
             if scheduled > now or done(job.name, session.day.isoformat()):
                 continue
             item = DueJob(job, session, scheduled, job.deadline(session, calendar))
+            if since is not None and item.deadline <= since:
+                continue
             (due if now < item.deadline else missed).append(item)
     due.sort(key=lambda d: d.scheduled)
     return due, missed

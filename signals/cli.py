@@ -27,6 +27,7 @@ REGIME_COLOURS = {
     "late_cuts": "#9c27b0",
     "tightening": "#1976d2",
     "neutral": "#bdbdbd",
+    "unknown": "#ffffff",
 }
 
 

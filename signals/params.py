@@ -115,6 +115,10 @@ class RegimeParams(_Frozen):
     aggressive_cut_bp: float = Field(
         default=50.0, ge=25, le=200, description="a cut this large, or any inter-meeting cut, in the last 3 months is 'aggressive' (panic)"
     )
+    stand_in_days: int = Field(
+        default=90, ge=0, le=400,
+        description="a stale input's last value stands in for at most this many days after its release; older, the input is unknown",
+    )
 
 
 class SignalParams(_Frozen):

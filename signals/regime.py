@@ -16,7 +16,8 @@ Rules, in priority order (the first that fires wins; the next one that fires is 
 Fallbacks (named in `RegimeCall.fallback`): real-time Sahm -> Sahm computed from UNRATE; STLFSI4 -> NFCI; HY OAS
 (from 1997) -> Baa-10y spread with its own thresholds; VIX bars -> FRED's VIXCLS; core PCE -> core CPI. A stale
 input's last known value stands in (noted). A rule whose inputs are all missing does not fire and says so; when
-neither crisis nor recession rules can be evaluated the call is made from the phase alone ("insufficient data").
+neither crisis nor recession rules can be evaluated the regime is **unknown** (unless the phase alone says
+tightening), and the strategy's documented fallback applies: no new risk.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ class _Inputs:
     readings: Mapping[str, Reading]
     missing: list[str]
     fallbacks: list[str]
+    as_of: datetime | None = None
+    stand_in: timedelta = timedelta(days=90)
 
     def _fresh(self, name: str) -> float | None:
         r = self.readings.get(name)
@@ -51,6 +54,9 @@ class _Inputs:
     def _stale(self, name: str) -> float | None:
         r = self.readings.get(name)
         if r is None or r.last_value is None:
+            return None
+        if self.as_of is not None and r.available_at is not None and self.as_of - r.available_at > self.stand_in:
+            self.fallbacks.append(f"{name} stale since {r.available_at:%Y-%m-%d}, beyond the stand-in limit: unknown")
             return None
         self.fallbacks.append(f"{name} stale: last known value (period {r.period}) used")
         return r.last_value
@@ -140,7 +146,7 @@ def _warnings(x: _Inputs, p: RegimeParams) -> tuple[list[str], list[str], dict[s
 
 def classify(readings: Mapping[str, Reading], phase: Phase, as_of: datetime, params: RegimeParams) -> RegimeCall:
     """Evaluate every rule and pick the regime (see the module doc for the rules and fallbacks)."""
-    x = _Inputs(readings, [], [])
+    x = _Inputs(readings, [], [], as_of, timedelta(days=params.stand_in_days))
     rp = params.recession
     crisis = _crisis(x, params)
     warn, unknown, wvals = _warnings(x, params)
@@ -178,11 +184,14 @@ def classify(readings: Mapping[str, Reading], phase: Phase, as_of: datetime, par
     fallback = "; ".join(dict.fromkeys(x.fallbacks)) or None
     no_macro = crisis.explanation.startswith("not evaluated") and len(unknown) == 4
     if no_macro:
-        fallback = "insufficient data: stress and recession inputs missing, regime from the phase alone"
+        fallback = "insufficient data: stress and recession inputs missing or stale, no macro call (the strategy adds no risk)"
         by_priority = [r for r in by_priority if r.regime == "tightening"]
-    name: RegimeName = by_priority[0].regime if by_priority else "neutral"
-    runner = _runner_up(name, by_priority, rules)
-    reasons = [f"{r.regime}: {r.explanation}" for r in by_priority] or ["neutral: no rule fired"]
+    name: RegimeName = by_priority[0].regime if by_priority else ("unknown" if no_macro else "neutral")
+    runner = _runner_up(name, by_priority, rules) if name != "unknown" else None
+    if name == "unknown":
+        reasons = [f"unknown: stress and recession inputs missing or stale ({', '.join(sorted(set(x.missing))) or 'none known'})"]
+    else:
+        reasons = [f"{r.regime}: {r.explanation}" for r in by_priority] or ["neutral: no rule fired"]
     reasons += [f"(not fired) {r.regime}: {r.explanation}" for r in rules if not r.fired]
     missing = tuple(sorted(set(x.missing)))
     return RegimeCall(name, runner, tuple(reasons), rules, missing, fallback)

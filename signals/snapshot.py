@@ -11,8 +11,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
-RegimeName = Literal["soft_landing", "recession_risk", "crisis", "late_cuts", "tightening", "neutral"]
-REGIMES: tuple[RegimeName, ...] = ("soft_landing", "recession_risk", "crisis", "late_cuts", "tightening", "neutral")
+# "unknown": the stress and recession inputs are all missing or stale, so no macro call can be made (R30).
+RegimeName = Literal["soft_landing", "recession_risk", "crisis", "late_cuts", "tightening", "neutral", "unknown"]
+REGIMES: tuple[RegimeName, ...] = ("soft_landing", "recession_risk", "crisis", "late_cuts", "tightening", "neutral", "unknown")
 
 PhaseName = Literal["tightening", "on_hold", "cutting_early", "pause", "cutting_later"]
 PHASES: tuple[PhaseName, ...] = ("tightening", "on_hold", "cutting_early", "pause", "cutting_later")

@@ -9,6 +9,7 @@
 | late_cuts      | 0 until a capitulation after the first cut, then tranches in       | none                                  |
 | tightening,    | `base_weight`                                                      | none                                  |
 | neutral        |                                                                    |                                       |
+| unknown        | no new risk: at most the current weight, never bought up           | held puts kept                        |
 
 Risk limits apply last: IWM never above `max_iwm_weight`; put notional at most `hedge.max_notional` of equity; put
 premium over any trailing 365 days at most `hedge.annual_budget` of equity. Nothing here reads a clock or a broker.
@@ -92,6 +93,10 @@ def _plan(snapshot: Snapshot, current: float, memory: dict[str, date], params: S
         return _Plan(cr.iwm_weight, defensive=cr.defensive_weight, keep_puts=cr.keep_puts, reasons=[f"crisis: IWM {cr.iwm_weight:.0%}, {where}"])
     if regime == "late_cuts":
         return _late_cuts(snapshot, current, memory, params)
+    if regime == "unknown":
+        # The documented fallback when no macro call can be made (inputs missing or stale): add no risk, take none off.
+        weight = min(current, params.max_iwm_weight)
+        return _Plan(weight, keep_puts=True, reasons=[f"regime unknown (macro inputs missing or stale): no new risk, IWM held at {weight:.0%}"])
     return _Plan(params.base_weight, reasons=[f"{regime}: base weight {params.base_weight:.0%}"])
 
 

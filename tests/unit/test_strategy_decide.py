@@ -131,3 +131,16 @@ def test_no_price_holds() -> None:
     s = replace(s, market=replace(s.market, iwm_close=None))
     t = decide(s, Book(50_000.0, {"IWM": 500}), P)
     assert t.reasons[0].startswith("no price")
+
+
+def test_unknown_regime_adds_no_risk_and_keeps_puts() -> None:
+    expiry = DAY + timedelta(days=50)
+    put = OptionPosition(occ_symbol("IWM", expiry, 90.0), "IWM", 90.0, expiry, 3, 1.0, 1.0)
+    b = book(cash=70_000.0, iwm=300, options=(put,))
+    held = decide(snap("unknown"), b, P)
+    assert abs(held.weight("IWM") - b.weight("IWM")) < 1e-12  # held where it is: not bought up, not sold
+    assert held.weight("IWM") < P.base_weight
+    assert held.puts is not None and held.puts.symbol == put.symbol
+    assert "no new risk" in held.reasons[0]
+    flat = decide(snap("unknown"), book(), P)
+    assert flat.weight("IWM") == 0.0 and flat.puts is None  # from cash, nothing is bought
