@@ -314,18 +314,21 @@ def cmd_paper(app: App, args: argparse.Namespace) -> int:
         start, end = parse_day(args.simulate[0]), parse_day(args.simulate[1])
         if end < start:
             raise UsageError(f"--simulate: end {end} is before start {start}")
+        app.store()  # the pack imported (idempotent) before the session reads the store
         code, text = simulate_command(app.cfg, app.env, start, end, dry_run=args.dry_run)
         print(text)
         return code
     from runner.paper import data_refresh, paper_command
 
+    app.store()  # the pack imported (idempotent) before the session reads the store
     return paper_command(app.cfg, app.env, app.clock, dry_run=args.dry_run, refresh=data_refresh(app.cfg, app.clock))
 
 
 def cmd_emulator(app: App, args: argparse.Namespace) -> int:
     from emulator.__main__ import main as emulator_main
 
-    return emulator_main(args.emulator_args)
+    forwarded = list(args.emulator_args)
+    return emulator_main(forwarded[1:] if forwarded[:1] == ["--"] else forwarded)
 
 
 def add_paper_commands(sub: Any) -> None:

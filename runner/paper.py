@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import FrameType
 
-from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, EVENT_SCHEDULER_STARTED, JobExecutionEvent, SchedulerEvent
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -40,6 +40,7 @@ class PaperRunner:
         self.deps = deps
         self.jobs = Jobs(deps)
         self.scheduler: BlockingScheduler | None = None
+        self.stopping = False
 
     @property
     def heartbeat_path(self) -> Path:
@@ -72,9 +73,14 @@ class PaperRunner:
                       id="reconcile", misfire_grace_time=60, coalesce=True, max_instances=1)
         sched.add_job(self.heartbeat, IntervalTrigger(seconds=int(HEARTBEAT_EVERY.total_seconds()), timezone=NEW_YORK),
                       id="heartbeat", misfire_grace_time=30, coalesce=True, max_instances=1)
+        sched.add_listener(self._on_started, EVENT_SCHEDULER_STARTED)
         sched.add_listener(self._on_missed, EVENT_JOB_MISSED)
         sched.add_listener(self._on_error, EVENT_JOB_ERROR)
         return sched
+
+    def _on_started(self, _event: SchedulerEvent) -> None:
+        self.deps.health.extra["scheduler"] = "running"
+        self.heartbeat()
 
     def _on_missed(self, event: JobExecutionEvent) -> None:
         self.deps.health.jobs_missed += 1
@@ -87,19 +93,22 @@ class PaperRunner:
 
     def stop(self, signum: int, _frame: FrameType | None) -> None:
         log.info("signal %d: stopping after the running job", signum)
+        self.stopping = True
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 
     def serve(self) -> int:
-        """Catch up from the ledger, then block on the scheduler until SIGTERM/SIGINT."""
-        self.wake()
-        self.scheduler = self.build_scheduler()
+        """Catch up from the ledger, then block on the scheduler until SIGTERM/SIGINT (handled from the first moment)."""
         previous = {s: signal.signal(s, self.stop) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
-            self.scheduler.start()
+            self.wake()
+            if not self.stopping:
+                self.scheduler = self.build_scheduler()
+                self.scheduler.start()
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
+            self.deps.health.extra["scheduler"] = "stopped"
             self.heartbeat()
         return EXIT_OK
 
