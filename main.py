@@ -331,6 +331,14 @@ def cmd_emulator(app: App, args: argparse.Namespace) -> int:
     return emulator_main(forwarded[1:] if forwarded[:1] == ["--"] else forwarded)
 
 
+def cmd_status(app: App, args: argparse.Namespace) -> int:
+    from runner.status import collect_status, render_status
+
+    status = collect_status(app.cfg, app.env, app.clock, offline=args.offline)
+    print(status.to_json() if args.json else render_status(status))
+    return EXIT_OK
+
+
 def add_paper_commands(sub: Any) -> None:
     paper = sub.add_parser("paper", help="the long-running scheduled paper trader (Alpaca paper endpoint or a local emulator)")
     paper.add_argument("--dry-run", action="store_true", help="do everything but send orders")
@@ -340,6 +348,11 @@ def add_paper_commands(sub: Any) -> None:
     emulator = sub.add_parser("emulator", help="run the local Alpaca emulator for manual paper runs (see `main.py emulator -- --help`)")
     emulator.add_argument("emulator_args", nargs=argparse.REMAINDER, help="arguments for the emulator")
     emulator.set_defaults(handler=cmd_emulator)
+
+    status = sub.add_parser("status", help="the paper trader now: process, health, last decision, positions, orders, next jobs, data")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument("--offline", action="store_true", help="do not ask the broker: positions and open orders from the journal")
+    status.set_defaults(handler=cmd_status)
 
 
 # -- reviewing runs ----------------------------------------------------------------------------------------------
@@ -400,8 +413,14 @@ def cmd_compare(app: App, args: argparse.Namespace) -> int:
 
 def cmd_parity(app: App, args: argparse.Namespace) -> int:
     from review.cli import parity_command
+    from review.parity import Replayer
 
-    print(parity_command(journal_paths(app), args.session, against=args.against, fmt=_fmt(args)))
+    replay: Replayer | None = None
+    if args.against is None:  # replay the session's window now, on this store, into <store_dir>/journals
+        from backtest.replay import store_replayer
+
+        replay = store_replayer(app.cfg, app.store(), app.clock)
+    print(parity_command(journal_paths(app), args.session, against=args.against, replay=replay, fmt=_fmt(args)))
     return EXIT_OK
 
 
@@ -440,8 +459,8 @@ def add_review_commands(sub: Any) -> None:
     compare.set_defaults(handler=cmd_compare)
 
     parity = sub.add_parser("parity", help="a paper session against a backtest of the same window: every difference and its cause")
-    parity.add_argument("session", help="paper session run id")
-    parity.add_argument("--against", metavar="RUN", help="compare with this backtest run instead of replaying")
+    parity.add_argument("session", help="paper (or simulated) session run id, or a unique prefix")
+    parity.add_argument("--against", metavar="RUN", help="compare with this run instead of replaying the window as a backtest now (into <store_dir>/journals)")
     parity.add_argument("--json", action="store_true", help="machine-readable output")
     parity.set_defaults(handler=cmd_parity)
 
