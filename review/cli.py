@@ -114,7 +114,8 @@ def compare_command(journals: Sequence[Path], run_a: str, run_b: str, *, fmt: Fo
 
 
 def parity_command(journals: Sequence[Path], session_id: str, *, against: str | None = None, replay: Replayer | None = None, fmt: Format = "text") -> str:
-    """Diff a paper session against its replay: an existing run (`against`) or one `replay` runs now (the backtest runner)."""
+    """Diff a paper (or simulated) session against its replay: an existing run (`against`) or one `replay` runs now
+    (the backtest runner main.py supplies: `backtest.replay.store_replayer`)."""
     with open_runs(journals) as source:
         session = source.run(session_id)
         if against is not None:

@@ -10,6 +10,16 @@ daily P&L, each difference with its cause:
   fills left a different book to size from;
 - P&L: *fill price*, *position differs*, *marks differ* (model marks against market quotes), *interest*.
 
+Only the inputs both runs journal are compared by name (a paper decision journals its book and marks, a backtest's
+the snapshot's market readings); the book (cash, shares) is not data. When no shared input explains a decision
+that differs, the regime's reasons are: both runs journal them, and they quote the values the rules read, so the
+same rules at the same instant quoting other values mean the data changed after the session (revised, or known
+at another time). A book apart by exactly the interest the replay credited on cash is said to be so.
+
+A paper session journals no end-of-day book: its daily P&L is read from the book each decision saw (cash plus
+shares at the decision's marks); days on which it held options (not in that book) are left out, and the report's
+notes say so.
+
 `replay_and_diff` runs the replay through a `Replayer` the composition root supplies (the backtest runner: it
 backtests the session's window with the session's config and returns the journal and run id it wrote).
 """
@@ -18,9 +28,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from itertools import pairwise
+from difflib import SequenceMatcher
+from itertools import accumulate, pairwise
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +45,9 @@ Replayer = Callable[[RunRef], tuple[Path, str]]
 
 PRICE_TOLERANCE = 1e-6  # relative
 MONEY_TOLERANCE = 0.01  # dollars
+REPLAYABLE = ("paper", "simulation")  # paper sessions, on the wall clock or a simulated one
+BOOK_INPUTS = frozenset({"cash", "shares"})  # decision inputs that are the book, not data
+TARGET_NOT_COMPARED = ("day", "reasons", "memory", "intents")  # the orders are compared as orders
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,14 +66,16 @@ class ParityReport:
     replay: str
     days_compared: int
     diffs: tuple[ParityDiff, ...]
+    days: tuple[str, ...] = ()  # the session's decision days
+    notes: tuple[str, ...] = ()  # how the comparison was made where the journals differ in what they record
 
     @property
     def identical(self) -> bool:
         return not self.diffs
 
     def to_json(self) -> dict[str, Any]:
-        return {"session": self.session, "replay": self.replay, "days_compared": self.days_compared, "identical": self.identical,
-                "diffs": [asdict(d) for d in self.diffs]}
+        return {"session": self.session, "replay": self.replay, "days_compared": self.days_compared, "days": list(self.days),
+                "notes": list(self.notes), "identical": self.identical, "diffs": [asdict(d) for d in self.diffs]}
 
 
 def _intent_key(row: sqlite3.Row) -> tuple[str, str, str, int]:
@@ -66,8 +83,13 @@ def _intent_key(row: sqlite3.Row) -> tuple[str, str, str, int]:
 
 
 def _input_causes(s: sqlite3.Row, r: sqlite3.Row) -> list[str]:
-    obs_s = {o[0]: o for o in observations(json.loads(s["inputs_json"]))}
-    obs_r = {o[0]: o for o in observations(json.loads(r["inputs_json"]))}
+    """Inputs journaled by both runs (by name, within the groups both journal) that differ: the data each decision read."""
+    doc_s, doc_r = json.loads(s["inputs_json"]), json.loads(r["inputs_json"])
+    groups_s = set(doc_s) if isinstance(doc_s, dict) else set()
+    groups_r = set(doc_r) if isinstance(doc_r, dict) else set()
+    shared = (groups_s & groups_r) - BOOK_INPUTS
+    obs_s = {o[0]: o for o in observations({k: doc_s[k] for k in shared})} if shared else {}
+    obs_r = {o[0]: o for o in observations({k: doc_r[k] for k in shared})} if shared else {}
     causes = []
     for name in sorted(obs_s.keys() | obs_r.keys()):
         a, b = obs_s.get(name), obs_r.get(name)
@@ -82,7 +104,43 @@ def _input_causes(s: sqlite3.Row, r: sqlite3.Row) -> list[str]:
     return causes
 
 
-def _decisions(sess: list[sqlite3.Row], rep: list[sqlite3.Row], book_differs: Callable[[str], bool]) -> tuple[list[ParityDiff], set[str]]:
+def _regime_reasons(row: sqlite3.Row) -> list[str]:
+    snapshot = json.loads(row["snapshot_json"])
+    regime = snapshot.get("regime") if isinstance(snapshot, dict) else None
+    reasons = regime.get("reasons") if isinstance(regime, dict) else None
+    return [str(r) for r in reasons] if isinstance(reasons, list) else []
+
+
+def _rule(reason: str) -> str:
+    return reason.removeprefix("(not fired) ").split(":", 1)[0]
+
+
+def _changed_words(a: str, b: str, limit: int = 4) -> str:
+    """The words that differ between two reasons, with the word before each for context."""
+    wa, wb = a.split(), b.split()
+    parts = []
+    for op, i1, i2, j1, j2 in SequenceMatcher(None, wa, wb, autojunk=False).get_opcodes():
+        if op != "equal":
+            parts.append(f"{' '.join(wa[max(i1 - 1, 0):i2])!r} vs {' '.join(wb[max(j1 - 1, 0):j2])!r}")
+    return ", ".join(parts[:limit]) + (f" and {len(parts) - limit} more" if len(parts) > limit else "")
+
+
+def _reason_cause(s: sqlite3.Row, r: sqlite3.Row, code_s: str, code_r: str) -> str | None:
+    """The regime's rules quoting other values: the data the session read is not the data the replay read."""
+    rs, rr = _regime_reasons(s), _regime_reasons(r)
+    if not rs or not rr or rs == rr:
+        return None
+    by_s, by_r = {_rule(x): x for x in rs}, {_rule(x): x for x in rr}
+    pairs = [(k, by_s[k], by_r[k]) for k in by_s if k in by_r and by_s[k] != by_r[k]] if len(by_s) == len(rs) and len(by_r) == len(rr) else []
+    pairs = pairs or [(str(i), a, b) for i, (a, b) in enumerate(zip(rs, rr, strict=False)) if a != b]
+    quoted = "; ".join(f"{rule}: {_changed_words(a, b)}" for rule, a, b in pairs[:3]) or "the rules listed differ"
+    code = "" if code_s == code_r else f" (or the code changed: {code_s} in the session, {code_r} in the replay)"
+    if s["as_of"] == r["as_of"]:
+        return f"data revised after the fact{code}: the regime rules quote other values at the same instant {s['as_of']}, session vs replay: {quoted}"
+    return f"data timing: decided as of {s['as_of']} in the session, {r['as_of']} in the replay{code}; the rules quote {quoted}"
+
+
+def _decisions(sess: list[sqlite3.Row], rep: list[sqlite3.Row], book: Callable[[str], str | None], codes: tuple[str, str]) -> tuple[list[ParityDiff], set[str]]:
     by_day = {r["day"]: r for r in rep}
     diffs, differing = [], set()
     for s in sess:
@@ -92,31 +150,37 @@ def _decisions(sess: list[sqlite3.Row], rep: list[sqlite3.Row], book_differs: Ca
             differing.add(s["day"])
             continue
         ts, tr = json.loads(s["target_json"]), json.loads(r["target_json"])
-        strip = ("day", "reasons", "memory")
-        ts = {k: v for k, v in ts.items() if k not in strip} if isinstance(ts, dict) else ts
-        tr = {k: v for k, v in tr.items() if k not in strip} if isinstance(tr, dict) else tr
+        ts = {k: v for k, v in ts.items() if k not in TARGET_NOT_COMPARED} if isinstance(ts, dict) else ts
+        tr = {k: v for k, v in tr.items() if k not in TARGET_NOT_COMPARED} if isinstance(tr, dict) else tr
         if s["regime"] == r["regime"] and s["phase"] == r["phase"] and ts == tr:
             continue
         differing.add(s["day"])
-        detail = f"session {s['regime']}/{s['phase']} {json.dumps(ts, sort_keys=True)}; replay {r['regime']}/{r['phase']} {json.dumps(tr, sort_keys=True)}"
+        if s["regime"] == r["regime"] and s["phase"] == r["phase"] and isinstance(ts, dict) and isinstance(tr, dict):
+            keys = sorted(k for k in ts.keys() | tr.keys() if ts.get(k) != tr.get(k))
+            detail = f"{s['regime']}/{s['phase']} in both; " + "; ".join(
+                f"{k} {json.dumps(ts.get(k), sort_keys=True)} in the session vs {json.dumps(tr.get(k), sort_keys=True)} in the replay" for k in keys)
+        else:
+            detail = f"session {s['regime']}/{s['phase']} {json.dumps(ts, sort_keys=True)}; replay {r['regime']}/{r['phase']} {json.dumps(tr, sort_keys=True)}"
         causes = _input_causes(s, r)
         if not causes:
-            causes = ["book differed: earlier fills left a different book"] if book_differs(s["day"]) else ["logic or config differs (same inputs)"]
+            found = _reason_cause(s, r, *codes) or book(s["day"])
+            causes = [found or "logic or config differs (same inputs)"]
         diffs += [ParityDiff(s["day"], "decision", detail, c) for c in causes]
+    decided = {s["day"] for s in sess}
+    for r in rep:
+        if r["day"] not in decided:
+            diffs.append(ParityDiff(r["day"], "decision", "the session made no decision this day",
+                                    "timing: the session did not decide that day (not running, or the job missed its deadline)"))
+            differing.add(r["day"])
     return diffs, differing
 
 
-def _orders(sess: list[sqlite3.Row], rep: list[sqlite3.Row], differing: set[str], book_differs: Callable[[str], bool]) -> list[ParityDiff]:
+def _orders(sess: list[sqlite3.Row], rep: list[sqlite3.Row], differing: set[str], book: Callable[[str], str | None]) -> list[ParityDiff]:
     a, b = {_intent_key(i): i for i in sess}, {_intent_key(i): i for i in rep}
     diffs = []
     for key in sorted(a.keys() | b.keys()):
         day = key[0]
-        if day in differing:
-            cause = "follows the decision difference"
-        elif book_differs(day):
-            cause = "book differed: earlier fills left a different book"
-        else:
-            cause = "sizing differs with the same decision and book"
+        cause = "follows the decision difference" if day in differing else book(day) or "sizing differs with the same decision and book"
         if key not in b:
             diffs.append(ParityDiff(day, "order", f"session only: {a[key]['side']} {a[key]['qty']} {a[key]['symbol']}", cause))
         elif key not in a:
@@ -171,22 +235,85 @@ def _fills(source_s: RunSource, s: RunRef, source_r: RunSource, r: RunRef) -> li
     return diffs
 
 
-def _daily(source: RunSource, ref: RunRef) -> dict[str, tuple[float, float]]:
-    """Day -> (equity, interest)."""
+@dataclass(frozen=True, slots=True)
+class _Books:
+    """A run's book at each close it records: day -> (equity, interest credited that day), and day -> symbol -> (qty, mark)."""
+
+    daily: dict[str, tuple[float, float]]
+    positions: dict[str, dict[str, tuple[float, float]]]
+    from_decisions: bool = False  # no end-of-day rows: the book each decision saw
+    holding_options: int = 0  # decision days left out: options held (not in a decision's book)
+    without_book: int = 0  # decision days left out: the decision recorded no book
+
+
+def _books(source: RunSource, ref: RunRef) -> _Books:
+    """The run's end-of-day rows; for a run without them (a paper session), the book each decision sized from."""
     frame = source.equity(ref)
-    days = [d.date().isoformat() for d in frame.index]
-    return dict(zip(days, zip(frame["equity"].to_numpy(float).tolist(), frame["interest"].to_numpy(float).tolist(), strict=True), strict=True))
+    if len(frame):
+        days = [d.date().isoformat() for d in frame.index]
+        daily = dict(zip(days, zip(frame["equity"].to_numpy(float).tolist(), frame["interest"].to_numpy(float).tolist(), strict=True), strict=True))
+        positions: dict[str, dict[str, tuple[float, float]]] = {}
+        for p in source.positions(ref):
+            positions.setdefault(p["day"], {})[p["symbol"]] = (float(p["qty"]), float(p["mark"]))
+        return _Books(daily, positions)
+    fills = [f for f in source.fills(ref) if f["asset_class"] == "option"]
+    option_fills = sorted((f["at"][:10], f["symbol"], float(f["qty"]) * (1 if f["side"] == "buy" else -1)) for f in fills)
+    daily, positions, holding, without = {}, {}, 0, 0
+    for row in source.decisions(ref):
+        day, book = row["day"], json.loads(row["inputs_json"])
+        held: dict[str, float] = {}
+        for at, symbol, qty in option_fills:
+            if at <= day:
+                held[symbol] = held.get(symbol, 0.0) + qty
+        marks = book.get("marks") if isinstance(book, dict) else None
+        shares = book.get("shares") if isinstance(book, dict) else None
+        if not isinstance(book, dict) or not isinstance(book.get("cash"), int | float) or not isinstance(marks, dict) or not isinstance(shares, dict) \
+                or set(shares) - set(marks):
+            without += 1
+        elif any(abs(q) > 1e-9 for q in held.values()):
+            holding += 1
+        else:
+            positions[day] = {str(k): (float(q), float(marks[k])) for k, q in shares.items() if float(q)}
+            daily[day] = (float(book["cash"]) + sum(q * m for q, m in positions[day].values()), 0.0)
+    return _Books(daily, positions, from_decisions=True, holding_options=holding, without_book=without)
 
 
-def _pnl(source_s: RunSource, s: RunRef, source_r: RunSource, r: RunRef, fill_days: dict[str, str]) -> list[ParityDiff]:
-    es, er = _daily(source_s, s), _daily(source_r, r)
+def _book_cause(bs: _Books, br: _Books) -> Callable[[str], str | None]:
+    """For a decision day: why the books at the close it sized from differed (None when they did not)."""
+    common = sorted(bs.daily.keys() & br.daily.keys())
+    interest_s, interest_r = list(accumulate(bs.daily[d][1] for d in common)), list(accumulate(br.daily[d][1] for d in common))
+
+    def cause(day: str) -> str | None:
+        i = bisect_right(common, day) - 1  # the latest close both books record, at or before the decision
+        if i < 0:
+            return None
+        gap = br.daily[common[i]][0] - bs.daily[common[i]][0]
+        if abs(gap) <= MONEY_TOLERANCE:
+            return None
+        interest = interest_r[i] - interest_s[i]
+        if abs(interest) > MONEY_TOLERANCE and abs(gap - interest) <= 0.1 * abs(interest) + MONEY_TOLERANCE:
+            return f"book differed: interest: by then the replay's cash had earned {interest:+,.2f} more interest than the session's (books {gap:+,.2f} apart)"
+        return f"book differed: earlier fills left a different book ({gap:+,.2f} apart)"
+
+    return cause
+
+
+def _interest_cause(bs: _Books) -> str:
+    if bs.from_decisions:
+        return "interest differs: the replay credits the bill rate on cash; the session's book shows none"
+    return "interest differs (cash differed)"
+
+
+def _pnl(bs: _Books, br: _Books, fill_days: dict[str, str]) -> list[ParityDiff]:
+    es, er = bs.daily, br.daily
     both = sorted(es.keys() & er.keys())
     if not both:
         return []
-    ps, pr = _positions(source_s, s), _positions(source_r, r)
+    ps, pr = bs.positions, br.positions
     diffs, gaps = [], []
-    if abs(es[both[0]][0] - er[both[0]][0]) > MONEY_TOLERANCE:
-        diffs.append(ParityDiff(both[0], "pnl", f"starting equity {es[both[0]][0]:,.2f} vs {er[both[0]][0]:,.2f}", "different starting book"))
+    first = both[0]
+    if abs((es[first][0] - es[first][1]) - (er[first][0] - er[first][1])) > MONEY_TOLERANCE:
+        diffs.append(ParityDiff(first, "pnl", f"starting equity {es[first][0]:,.2f} vs {er[first][0]:,.2f}", "different starting book"))
     for prev, day in pairwise(both):
         pnl_s, pnl_r = es[day][0] - es[prev][0], er[day][0] - er[prev][0]
         if abs(pnl_s - pnl_r) <= MONEY_TOLERANCE:
@@ -199,7 +326,7 @@ def _pnl(source_s: RunSource, s: RunRef, source_r: RunSource, r: RunRef, fill_da
         elif any(abs(qty_s[k][1] - qty_r[k][1]) > PRICE_TOLERANCE * max(qty_s[k][1], 1.0) for k in qty_s):
             cause = "marks differ (model marks against market quotes)"
         elif abs(es[day][1] - er[day][1]) > MONEY_TOLERANCE:
-            cause = "interest differs (cash differed)"
+            cause = _interest_cause(bs)
         else:
             cause = "unexplained: same positions, marks and interest"
         diffs.append(ParityDiff(day, "pnl", f"day P&L {pnl_s:,.2f} in the session vs {pnl_r:,.2f} in the replay ({pnl_s - pnl_r:+,.2f})", cause))
@@ -224,7 +351,7 @@ def _merge_runs(diffs: list[ParityDiff], gaps: list[tuple[str, float]], days: li
         run.clear()
 
     for diff in diffs:
-        carried = diff.cause.startswith(("position differs", "interest differs", "marks differ"))
+        carried = diff.cause.startswith(("position differs", "interest", "marks differ"))
         if run and carried and diff.cause == run[-1].cause and diff.day in position and position[diff.day] == position[run[-1].day] + 1:
             run.append(diff)
             continue
@@ -237,44 +364,49 @@ def _merge_runs(diffs: list[ParityDiff], gaps: list[tuple[str, float]], days: li
     return out
 
 
-def _positions(source: RunSource, ref: RunRef) -> dict[str, dict[str, tuple[float, float]]]:
-    out: dict[str, dict[str, tuple[float, float]]] = {}
-    for p in source.positions(ref):
-        out.setdefault(p["day"], {})[p["symbol"]] = (float(p["qty"]), float(p["mark"]))
-    return out
+def _notes(bs: _Books, br: _Books) -> tuple[str, ...]:
+    notes = []
+    for who, books in (("session", bs), ("replay", br)):
+        if books.from_decisions:
+            note = f"the {who} journals no end-of-day book: its daily P&L is the book each decision saw (cash + shares at the decision's marks)"
+            if books.holding_options:
+                note += f"; {books.holding_options} day(s) holding options (not in that book) are left out"
+            if books.without_book:
+                note += f"; {books.without_book} decision(s) recorded no book and are left out"
+            notes.append(note)
+    return tuple(notes)
 
 
 def parity_diff(source_s: RunSource, session: RunRef, source_r: RunSource, replay: RunRef) -> ParityReport:
     """Every difference between a session and its replay, ordered by day then aspect."""
-    es, er = _daily(source_s, session), _daily(source_r, replay)
-
-    def book_differs(day: str) -> bool:
-        """The books differed at the close the decision of `day` sized from."""
-        a, b = [v[0] for d, v in es.items() if d <= day], [v[0] for d, v in er.items() if d <= day]
-        return bool(a and b and abs(a[-1] - b[-1]) > MONEY_TOLERANCE)
-
+    bs, br = _books(source_s, session), _books(source_r, replay)
+    book = _book_cause(bs, br)
     decisions_s = source_s.decisions(session)
-    decision_diffs, differing = _decisions(decisions_s, source_r.decisions(replay), book_differs)
-    order_diffs = _orders(source_s.intents(session), source_r.intents(replay), differing, book_differs)
+    codes = (session.info.code_version, replay.info.code_version)
+    decision_diffs, differing = _decisions(decisions_s, source_r.decisions(replay), book, codes)
+    order_diffs = _orders(source_s.intents(session), source_r.intents(replay), differing, book)
     fill_diffs = _fills(source_s, session, source_r, replay)
     fill_days = {d.day: d.cause for d in fill_diffs}
-    diffs = decision_diffs + order_diffs + fill_diffs + _pnl(source_s, session, source_r, replay, fill_days)
+    diffs = decision_diffs + order_diffs + fill_diffs + _pnl(bs, br, fill_days)
     order = {"decision": 0, "order": 1, "fill": 2, "pnl": 3}
     diffs.sort(key=lambda d: (d.day, order[d.aspect]))
-    return ParityReport(session.run_id, replay.run_id, len(decisions_s), tuple(diffs))
+    days = tuple(row["day"] for row in decisions_s)
+    return ParityReport(session.run_id, replay.run_id, len(decisions_s), tuple(diffs), days, _notes(bs, br))
 
 
 def replay_and_diff(source: RunSource, session: RunRef, replay: Replayer) -> ParityReport:
     """Replay the session's window as a backtest (through `replay`) and diff the two."""
-    if session.info.kind != "paper":
-        raise ReviewError(f"run {session.run_id} is a {session.info.kind}, not a paper session: parity replays paper sessions")
+    if session.info.kind not in REPLAYABLE:
+        raise ReviewError(f"run {session.run_id} is a {session.info.kind}, not a paper session: parity replays paper and simulated sessions")
     path, run_id = replay(session)
     with open_runs([path]) as replayed:
         return parity_diff(source, session, replayed, replayed.run(run_id))
 
 
 def render_parity(report: ParityReport) -> str:
-    head = f"parity: session {report.session} against replay {report.replay}, {report.days_compared} decision days"
+    window = f" ({report.days[0]} .. {report.days[-1]})" if report.days else ""
+    head = f"parity: session {report.session} against replay {report.replay}, {report.days_compared} decision days{window}"
+    head += "".join(f"\nnote: {n}" for n in report.notes)
     if report.identical:
         return head + "\nno differences: decisions, orders, fills and daily P&L agree"
     rows = [(d.day, d.aspect, d.cause, d.detail) for d in report.diffs]
