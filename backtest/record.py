@@ -7,45 +7,17 @@ quick test) it only keeps the in-memory rows the metrics need.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
-from functools import lru_cache
 from typing import Any
 
 from clock import new_york
 from journal.journal import Journal
+from journal.records import decision_documents
 from signals.snapshot import Snapshot
 from strategies.book import TargetPortfolio
 from strategies.intents import OrderIntent
-
-
-@lru_cache(maxsize=64)
-def _field_names(kind: Any) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(kind))
-
-
-def plain(value: Any) -> Any:
-    """A JSON-ready copy of a snapshot (dataclasses, dicts, tuples, dates), without `asdict`'s deep copies.
-
-    Dispatches on the exact type first: a history of 6,500 snapshots has millions of leaves."""
-    kind: Any = type(value)
-    if kind is str or kind is int or kind is bool or value is None:
-        return value
-    if kind is float:
-        return None if math.isnan(value) else value
-    if kind is dict:
-        return {str(k): plain(v) for k, v in value.items()}
-    if kind is tuple or kind is list:
-        return [plain(v) for v in value]
-    if kind is datetime or kind is date:
-        return value.isoformat()
-    if is_dataclass(value):
-        return {name: plain(getattr(value, name)) for name in _field_names(kind)}
-    if isinstance(value, float):
-        return None if math.isnan(value) else float(value)
-    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,15 +68,7 @@ class RunLog:
         self.decisions.append((snapshot.day, target.regime, target_json))
         if self.journal is None:
             return
-        if self.compact:
-            snap = {
-                "phase": plain(snapshot.phase),
-                "indicators": {},
-                "market": plain(snapshot.market),
-                "regime": {"name": snapshot.regime.name, "runner_up": snapshot.regime.runner_up, "reasons": list(snapshot.regime.reasons)},
-            }
-        else:
-            snap = plain(snapshot)
+        snap, inputs = decision_documents(snapshot, compact=self.compact)
         self.journal.record_decision(
             self.run_id,
             day=snapshot.day.isoformat(),
@@ -113,8 +77,8 @@ class RunLog:
             runner_up=snapshot.regime.runner_up,
             phase=snapshot.phase.name,
             reasons=list(target.reasons),
-            snapshot={"phase": snap["phase"], "indicators": snap["indicators"], "regime": snap["regime"]},
-            inputs={"market": snap["market"]},
+            snapshot=snap,
+            inputs=inputs,
             target=target_json,
         )
         at = snapshot.as_of

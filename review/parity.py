@@ -82,9 +82,19 @@ def _intent_key(row: sqlite3.Row) -> tuple[str, str, str, int]:
     return (row["decision_day"], row["symbol"], row["side"], int(row["leg"]))
 
 
+def _with_readings(row: sqlite3.Row) -> Any:
+    """The decision's inputs plus its indicator readings (each with its period and the moment it became known)."""
+    doc = json.loads(row["inputs_json"])
+    snapshot = json.loads(row["snapshot_json"])
+    readings = snapshot.get("indicators") if isinstance(snapshot, dict) else None
+    if isinstance(doc, dict) and isinstance(readings, dict) and readings:
+        doc = {**doc, "indicators": readings}
+    return doc
+
+
 def _input_causes(s: sqlite3.Row, r: sqlite3.Row) -> list[str]:
     """Inputs journaled by both runs (by name, within the groups both journal) that differ: the data each decision read."""
-    doc_s, doc_r = json.loads(s["inputs_json"]), json.loads(r["inputs_json"])
+    doc_s, doc_r = _with_readings(s), _with_readings(r)
     groups_s = set(doc_s) if isinstance(doc_s, dict) else set()
     groups_r = set(doc_r) if isinstance(doc_r, dict) else set()
     shared = (groups_s & groups_r) - BOOK_INPUTS

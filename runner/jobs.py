@@ -4,8 +4,8 @@
 |------------|----------------------|-------------------------------------------------------------------------------|
 | pre_open   | 08:45, until 09:25   | refresh data, reconcile, submit the intents the last decision stored (OPG)     |
 | expiry     | 11:30, until 15:00   | reconcile; sell puts at or inside the roll window (R12), by day limit orders   |
-| decision   | 16:30, until next    | reconcile, snapshot, `decide`, store the intents for the next open (not sent)  |
-|            | pre-open cutoff      |                                                                               |
+| decision   | 16:30, until next    | reconcile, journal the day's book, snapshot, `decide`, store the intents for   |
+|            | pre-open cutoff      | the next open (not sent)                                                      |
 | reconcile  | every 5 min in the   | reconcile while orders are working (R08)                                      |
 |            | session              |                                                                               |
 
@@ -18,19 +18,21 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from broker.contract import Broker, BrokerError, Halt, SkipCycle
+from broker.contract import AccountView, Broker, BrokerError, Halt, PositionView, SkipCycle
 from clock import NEW_YORK, Clock
 from journal.journal import Journal
+from journal.records import decision_documents
 from runner.calendar import TradingCalendar
 from runner.decision import Chain, OptionMark, book_from_broker, decide_day, intent_from_json, marks_from_snapshot
 from runner.guards import Health, kill_switch_engaged
 from runner.schedule import DueJob, due_jobs, next_fire_times
 from signals.snapshot import Snapshot
+from strategies.book import CONTRACT_SIZE
 from strategies.intents import OrderIntent
 from strategies.options import must_close
 from strategies.params import StrategyParams
@@ -186,18 +188,35 @@ class Jobs:
         d.reconcile()
         snapshot = d.snapshot(day)
         marks = marks_from_snapshot(snapshot, d.strategy)
-        book = book_from_broker(d.broker.account(), d.broker.positions(), d.broker.open_orders(), marks, d.journal, day)
+        account, positions = d.broker.account(), d.broker.positions()
+        self._record_book(day, account, positions)
+        book = book_from_broker(account, positions, d.broker.open_orders(), marks, d.journal, day)
         made = decide_day(snapshot, book, d.strategy, d.chain, d.option_mark)
         as_of = snapshot.as_of
+        snap, inputs = decision_documents(snapshot)
+        inputs.update({"marks": marks, "cash": book.cash, "shares": dict(book.shares)})
         d.journal.record_decision(
             d.run_id, day=day.isoformat(), as_of=as_of, regime=snapshot.regime.name, runner_up=snapshot.regime.runner_up,
-            phase=snapshot.phase.name, reasons=list(made.target.reasons),
-            snapshot={"regime": {"name": snapshot.regime.name, "reasons": list(snapshot.regime.reasons), "fallback": snapshot.regime.fallback},
-                      "warnings": list(snapshot.warnings), "phase": snapshot.phase.name},
-            inputs={"marks": marks, "cash": book.cash, "shares": dict(book.shares)}, target=made.target_json(),
+            phase=snapshot.phase.name, reasons=list(made.target.reasons), snapshot=snap, inputs=inputs, target=made.target_json(),
         )
         log.info("as of %s: %s, %d intents for the next open", as_of.isoformat(), snapshot.regime.name, len(made.intents))
         return f"{snapshot.regime.name}: {len(made.intents)} intents stored"
+
+    def _record_book(self, day: date, account: AccountView, positions: Mapping[str, PositionView]) -> None:
+        """The end-of-day book as the broker marks it after the close: the session's equity curve (once per run and day)."""
+        d = self.d
+        if d.journal.query("SELECT 1 FROM equity WHERE run_id=? AND day=?", (d.run_id, day.isoformat())):
+            return
+        previous = d.journal.query("SELECT regime FROM decisions WHERE day < ? ORDER BY day DESC LIMIT 1", (day.isoformat(),))
+        rows, values = [], {"equity": 0.0, "option": 0.0}
+        for p in positions.values():
+            value = p.market_value if p.market_value is not None else 0.0
+            values["option" if p.asset_class == "option" else "equity"] += value
+            mark = value / (p.qty * (CONTRACT_SIZE if p.asset_class == "option" else 1)) if p.qty else 0.0
+            rows.append({"symbol": p.symbol, "asset_class": p.asset_class, "qty": p.qty, "avg_price": p.avg_entry_price, "mark": mark,
+                         "market_value": value})
+        d.journal.record_day(d.run_id, day=day.isoformat(), cash=account.cash, shares_value=values["equity"], options_value=values["option"],
+                             equity=account.equity, interest=0.0, fees=0.0, regime=previous[0]["regime"] if previous else None, positions=rows)
 
     # -- interval jobs --------------------------------------------------------------------------------------------
 

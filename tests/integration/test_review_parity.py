@@ -46,7 +46,7 @@ def test_planted_differences_are_found_with_their_causes(folder: Path, tmp_path:
     assert ("2019-08-27", "fill", "fill timing") in by
     assert ("2019-10-21", "decision", "data revised after the fact") in by
     revised = next(d for d in report.diffs if d.day == "2019-10-21" and d.aspect == "decision")
-    assert "series.UNRATE" in revised.cause and "4.4" in revised.cause
+    assert "UNRATE" in revised.cause and "4.4" in revised.cause
     # nothing before the first planted difference
     assert min(d.day for d in report.diffs) == "2019-06-04"
     # the orders of the flipped day follow the decision
