@@ -45,10 +45,7 @@ class MarketData:
 def load_market(store: Store, symbols: Sequence[str], vix_symbol: str = "VIX") -> MarketData:
     """Bars for `symbols` and VIX from the store, with the content hash of every dataset used."""
     bars = {s: store.bars(s) for s in symbols}
-    versions = {}
-    for ds in store.datasets():
-        versions[ds.id] = f"{ds.source}:{ds.content_hash[:16]}:{ds.fetched_at}"
-    return MarketData(bars, store.bars(vix_symbol), versions)
+    return MarketData(bars, store.bars(vix_symbol), store.versions())
 
 
 @dataclass(frozen=True, slots=True)

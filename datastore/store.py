@@ -197,6 +197,10 @@ class Store:
     def datasets(self) -> list[DatasetInfo]:
         return [DatasetInfo(*row) for row in self._db.execute("SELECT * FROM datasets ORDER BY kind, id")]
 
+    def versions(self) -> dict[str, str]:
+        """Dataset id -> "source:hash:fetched_at": what a run read, for its journal entry."""
+        return {ds.id: f"{ds.source}:{ds.content_hash[:16]}:{ds.fetched_at}" for ds in self.datasets()}
+
     def dataset(self, dataset_id: str) -> DatasetInfo | None:
         row = self._db.execute("SELECT * FROM datasets WHERE id=?", (dataset_id,)).fetchone()
         return DatasetInfo(*row) if row else None

@@ -122,7 +122,7 @@ def open_session(
         effective = {"strategy": strategy.model_dump(), "signals": cfg.signals.model_dump(), "mode": mode, "dry_run": dry_run}
         kind = "paper" if mode == "paper" else "simulation"
         journal.start_run(run_id, kind=kind, label=f"{mode}{' --dry-run' if dry_run else ''}", created_at=now, config=effective,
-                          config_hash=config_hash(effective), data_versions={}, code_version=code_version(PROJECT_ROOT))
+                          config_hash=config_hash(effective), data_versions=store.versions(), code_version=code_version(PROJECT_ROOT))
         closers.append(lambda: journal.finish_run(run_id, finished_at=clock.now(), status="stopped"))
         snapshots = StoreSnapshots(store, cfg, cfg.signals, list(load_schedule(resolve_path(cfg.data.fomc_schedule_file))))
         reads = broker.reads
