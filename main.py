@@ -315,7 +315,7 @@ def cmd_paper(app: App, args: argparse.Namespace) -> int:
         if end < start:
             raise UsageError(f"--simulate: end {end} is before start {start}")
         app.store()  # the pack imported (idempotent) before the session reads the store
-        code, text = simulate_command(app.cfg, app.env, start, end, dry_run=args.dry_run)
+        code, text = simulate_command(app.cfg, app.env, start, end, wall=app.clock, dry_run=args.dry_run)
         print(text)
         return code
     from runner.paper import data_refresh, paper_command
@@ -359,9 +359,10 @@ def add_paper_commands(sub: Any) -> None:
 
 
 def journal_paths(app: App) -> list[Path]:
-    """Where journals live: backtests and sweeps under `<store_dir>/journals`, paper sessions under `<store_dir>/paper`."""
+    """Where journals live: backtests and sweeps under `<store_dir>/journals`, the paper trader under `<store_dir>/paper`,
+    simulated sessions under `<store_dir>/simulations/<run id>/`."""
     root = store_dir(app.cfg)
-    return [p for p in (root / "journals", root / "paper") if p.exists()]
+    return [p for p in (root / "journals", root / "paper", root / "simulations") if p.exists()]
 
 
 def _fmt(args: argparse.Namespace) -> Any:

@@ -46,6 +46,11 @@ def paper_state_dir(cfg: AppConfig) -> Path:
     return store_dir(cfg) / "paper"
 
 
+def simulation_state_dir(cfg: AppConfig, run_id: str) -> Path:
+    """Each simulation has its own state: its ledger and emulator account never mix with the paper trader's (R34)."""
+    return store_dir(cfg) / "simulations" / run_id
+
+
 class StoreSnapshots:
     """Snapshots from the local store, point in time; `reload()` after a data refresh."""
 
@@ -98,7 +103,7 @@ def check_keys(secrets: Secrets) -> None:
 
 def open_session(
     cfg: AppConfig, env: Mapping[str, str], clock: Clock, *, mode: str, dry_run: bool, strategy: StrategyParams | None = None,
-    refresh: Callable[[Store, Secrets], None] | None = None, state_dir: Path | None = None,
+    refresh: Callable[[Store, Secrets], None] | None = None, state_dir: Path | None = None, run_id: str | None = None,
 ) -> PaperSession:
     """Lock, check keys, open the journal and the store, connect to the broker (bind + clock check), start a run."""
     state = state_dir or paper_state_dir(cfg)
@@ -114,7 +119,7 @@ def open_session(
         closers.append(store.close)
         strategy = strategy or StrategyParams()
         now = clock.now()
-        run_id = f"{mode}-{now:%Y%m%dT%H%M%S}"
+        run_id = run_id or f"{mode}-{now:%Y%m%dT%H%M%S}"
         guard = EndpointGuard(live=cfg.alpaca.live, allow_live=secrets.allow_live)
         clients = build_clients(cfg.alpaca, secrets, guard=guard, wall=clock)
         broker = AlpacaBroker(clients, journal, run_id=run_id, clock=clock, guard=guard, sleep=clock.sleep, kill_switch=KillSwitch(state / "KILL"))

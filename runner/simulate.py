@@ -16,9 +16,9 @@ from datetime import date, datetime, time, timedelta
 from urllib.parse import urlsplit
 
 from broker.contract import BrokerError
-from clock import NEW_YORK, ManualClock
+from clock import NEW_YORK, Clock, ManualClock
 from config.schema import AppConfig
-from runner.compose import MissingKeys, open_session
+from runner.compose import MissingKeys, open_session, simulation_state_dir
 from runner.guards import AlreadyRunning
 from runner.paper import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, PaperRunner
 from runner.schedule import next_fire_times
@@ -72,9 +72,12 @@ def emulator_time_setter(base_url: str) -> SetBrokerTime:
     return set_time
 
 
-def simulate_command(cfg: AppConfig, env: Mapping[str, str], start: date, end: date, *, dry_run: bool = False,
+def simulate_command(cfg: AppConfig, env: Mapping[str, str], start: date, end: date, *, wall: Clock, dry_run: bool = False,
                      set_broker_time: SetBrokerTime | None = None) -> tuple[int, str]:
-    """`main.py paper --simulate START END [--dry-run]`: (exit code, summary text)."""
+    """`main.py paper --simulate START END [--dry-run]`: (exit code, summary text).
+
+    The session is journaled in its own state directory, `<store_dir>/simulations/<run id>/`, under a run id naming
+    the window and the wall-clock start, so simulations can be repeated and never touch the paper trader's state."""
     from broker.alpaca.clients import trading_url
     from config.secrets import Secrets
 
@@ -84,7 +87,8 @@ def simulate_command(cfg: AppConfig, env: Mapping[str, str], start: date, end: d
     try:
         setter = set_broker_time or emulator_time_setter(trading_url(cfg.alpaca, Secrets.from_env(env)))
         setter(clock.now())
-        session = open_session(cfg, env, clock, mode="simulate", dry_run=dry_run)
+        run_id = f"simulate-{start:%Y%m%d}-{end:%Y%m%d}-{wall.now():%Y%m%dT%H%M%S}"
+        session = open_session(cfg, env, clock, mode="simulate", dry_run=dry_run, run_id=run_id, state_dir=simulation_state_dir(cfg, run_id))
     except (AlreadyRunning, MissingKeys, ValueError) as exc:
         return EXIT_BAD_INPUT, f"error: {exc}"
     except (BrokerError, OSError) as exc:

@@ -99,3 +99,39 @@ def _check(code: int, logs: Path, tmp_path: Path) -> None:
         pass
     for secret in KEYS.values():
         assert secret not in output and secret not in (logs / "emulator.out").read_text()
+
+
+def test_a_simulated_session_from_the_command_line_against_the_emulator_process(pack_store: Store, tmp_path: Path) -> None:
+    """What the README tells users to do before they trust the bot: `main.py emulator` on the pack's bars, then
+    `main.py paper --simulate` against it, then read the session back."""
+    store = copy_store(pack_store, tmp_path)
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APCA_")} | KEYS
+    url = f"http://127.0.0.1:{port}"
+    sets = [a for s in (f'alpaca.trading_url="{url}"', f'alpaca.data_url="{url}"', f'data.store_dir="{tmp_path}"') for a in ("--set", s)]
+    emulator_argv = [sys.executable, "main.py", "emulator", "--", "--port", str(port), "--start", "2024-09-03T12:00:00-04:00",
+                     "--store", str(store), "--window", "2024-09-04", "2024-09-27"]
+    with (tmp_path / "emulator.out").open("w") as emulator_out:
+        emulator = subprocess.Popen(emulator_argv, cwd=ROOT, env=env, stdout=emulator_out, stderr=subprocess.STDOUT)
+        try:
+            _wait_for(lambda: _listening(port), 60, "the emulator to listen")
+            done = subprocess.run([sys.executable, "main.py", *sets, "paper", "--simulate", "2024-09-04", "2024-09-27"], cwd=ROOT, env=env,
+                                  capture_output=True, text=True, timeout=600, check=False)
+            runs = subprocess.run([sys.executable, "main.py", *sets, "runs", "--json"], cwd=ROOT, env=env, capture_output=True, text=True,
+                                  timeout=120, check=False)
+        finally:
+            emulator.terminate()
+            emulator.wait(timeout=30)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "simulated 2024-09-04 .. 2024-09-27" in done.stdout and "0 failed, 0 missed" in done.stdout
+    [journal] = (tmp_path / "simulations").glob("simulate-20240904-20240927-*/paper.sqlite")  # its own state, not the paper trader's
+    assert not (tmp_path / "paper").exists()
+    with sqlite3.connect(journal) as db:
+        days = [d for (d,) in db.execute("SELECT day FROM decisions ORDER BY day")]
+        regimes = {r for (r,) in db.execute("SELECT regime FROM decisions")}
+        sent = db.execute("SELECT COUNT(*) FROM intents").fetchone()[0]
+    # The session starts the evening before START: that evening's decision is what START's pre-open acts on.
+    assert days[0] == "2024-09-03" and days[-1] == "2024-09-27" and len(days) == 19
+    assert "soft_landing" in regimes  # the September 2024 cut: the session bought IWM on the pack's real prices
+    assert sent > 0
+    assert runs.returncode == 0 and any(r["kind"] == "simulation" for r in json.loads(runs.stdout)), runs.stdout + runs.stderr
