@@ -20,7 +20,7 @@ import logging
 import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 from broker.contract import AccountView, Broker, BrokerError, Halt, PositionView, SkipCycle
@@ -30,7 +30,7 @@ from journal.records import decision_documents
 from runner.calendar import TradingCalendar
 from runner.decision import Chain, OptionMark, book_from_broker, decide_day, intent_from_json, marks_from_snapshot
 from runner.guards import Health, kill_switch_engaged
-from runner.schedule import DueJob, due_jobs, next_fire_times
+from runner.schedule import DueJob, due_jobs, upcoming
 from signals.snapshot import Snapshot
 from strategies.book import CONTRACT_SIZE
 from strategies.intents import OrderIntent
@@ -235,7 +235,8 @@ class Jobs:
             log.warning("intraday reconcile failed: %s", exc)
 
     def next_jobs(self, now: datetime) -> list[dict[str, str]]:
-        out = []
-        for at, name in next_fire_times(now, now + timedelta(days=5))[:3]:
-            out.append({"job": name, "at": at.isoformat()})
-        return out
+        """The next three daily jobs that will run (holidays skipped), for the heartbeat."""
+        try:
+            return [{"job": name, "at": at.isoformat()} for at, name in upcoming(now, self.d.calendar, 3)]
+        except LookupError:
+            return []

@@ -114,3 +114,11 @@ def next_fire_times(after: datetime, until: datetime) -> list[tuple[datetime, st
             cursor = fire + timedelta(seconds=1)
     out.sort()
     return out
+
+
+def upcoming(now: datetime, calendar: TradingCalendar, limit: int, days: int = 9) -> list[tuple[datetime, str]]:
+    """The next `limit` daily-job fire times that fall on trading sessions (the cron also fires on holidays, to no
+    effect: the ledger finds nothing due)."""
+    today = now.astimezone(NEW_YORK).date()
+    sessions = {s.day for s in calendar.sessions(today, today + timedelta(days=days + 1))}
+    return [(at, name) for at, name in next_fire_times(now, now + timedelta(days=days)) if at.astimezone(NEW_YORK).date() in sessions][:limit]

@@ -19,7 +19,7 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ from journal.schema import SCHEMA_VERSION
 from runner.calendar import TradingCalendar
 from runner.compose import paper_state_dir
 from runner.guards import read_heartbeat
-from runner.schedule import DAILY_JOBS, HEARTBEAT_EVERY, due_jobs, next_fire_times
+from runner.schedule import DAILY_JOBS, HEARTBEAT_EVERY, due_jobs, upcoming
 
 STALE_HEARTBEAT = 3 * HEARTBEAT_EVERY
 BROKER_CONNECT_TIMEOUT_SECONDS = 3.0
@@ -529,10 +529,7 @@ def data_freshness(cfg: AppConfig, now: datetime) -> DataFreshness:
 
 def next_jobs(now: datetime, calendar: TradingCalendar) -> tuple[NextJob, ...]:
     """The next daily-job fire times that fall on trading sessions (the cron also fires on holidays, to no effect)."""
-    today = now.astimezone(NEW_YORK).date()
-    sessions = {s.day for s in calendar.sessions(today, today + timedelta(days=10))}
-    fires = [(at, name) for at, name in next_fire_times(now, now + timedelta(days=9)) if at.astimezone(NEW_YORK).date() in sessions]
-    return tuple(NextJob(name, iso(at.astimezone(UTC))) for at, name in fires[:NEXT_JOBS])
+    return tuple(NextJob(name, iso(at.astimezone(UTC))) for at, name in upcoming(now, calendar, NEXT_JOBS))
 
 
 def _attention(process: ProcessStatus, health: HealthStatus, run: RunStatus | None, holdings: Holdings, schedule: ScheduleStatus,
