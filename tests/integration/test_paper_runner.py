@@ -157,3 +157,30 @@ def test_every_macro_feed_dead_makes_the_regime_unknown_and_adds_no_risk(pack_st
     reasons = decision["reasons"]
     assert isinstance(reasons, list) and "no new risk" in reasons[0]
     assert decision["target"]["intents"] == [] and r.exchange.post_log == []  # from cash, nothing is bought
+
+
+def test_the_expiry_job_closes_a_put_only_inside_the_roll_window_by_a_day_limit(pack_store: Store, tmp_path: Path) -> None:
+    from emulator.records import EmuPosition
+    from emulator.seed import seed_put_chain
+
+    expiry, outside, inside = date(2024, 8, 16), date(2024, 7, 24), date(2024, 7, 29)  # 23 and 18 days to expiry; roll at 21
+    with rig(pack_store, tmp_path, outside, inside, at=_at(outside, 11, 0)) as r:
+        bar = r.exchange.bar("IWM", date(2024, 7, 23))
+        assert bar is not None
+        [put] = seed_put_chain(r.exchange, "IWM", as_of=outside, spot=bar.close, expirations=[expiry], strikes=[200.0])
+        r.exchange.positions[put] = EmuPosition(put, "us_option", 2, 3.0)  # two puts bought before the bot started
+        r.exchange.cash -= 2 * 100 * 3.0
+        with r.session(mode="paper") as (s, runner):
+            r.move(_at(outside, 11, 31))
+            runner.wake()
+            before = list(r.exchange.post_log)
+            r.move(_at(inside, 11, 31))
+            runner.wake()
+            ledger = _ledger(r)
+            quote = r.exchange.quotes[put]
+            [order] = [o for o in r.exchange.orders.values() if o.symbol == put]
+    assert before == [] and ledger[("expiry", outside.isoformat())][0] == "no puts to close"
+    assert ledger[("expiry", inside.isoformat())][0] == "sent 1/1"
+    assert (order.side, order.qty, order.type, order.time_in_force) == ("sell", 2, "limit", "day")
+    mid = (quote.bid + quote.ask) / 2
+    assert order.limit_price == max(0.01, round(mid * (1 - s.deps.strategy.hedge.limit_slack), 2))
