@@ -2,7 +2,10 @@
 
 Keys come from APCA_API_KEY_ID / APCA_API_SECRET_KEY (the same variables the bot reads), so a paper session can
 point APCA_API_BASE_URL at http://127.0.0.1:PORT. Without --start the emulator follows the wall clock; with it,
-time stays put until POST /_emulator/time moves it.
+time stays put until POST /_emulator/time moves it (what `main.py paper --simulate` does).
+
+Bars are a seeded random walk for 2025-2027 with an IWM put chain, or, with `--store STORE --window FROM TO`, the
+real IWM and SPY bars of a cutcycle store (the pack, once imported) for a simulated session on history.
 """
 
 from __future__ import annotations
@@ -11,11 +14,12 @@ import argparse
 import logging
 import os
 import sys
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from clock import SystemClock, ensure_utc
-from emulator.seed import demo_exchange
+from emulator.exchange import Exchange
+from emulator.seed import demo_exchange, pack_exchange
 from emulator.server import EmulatorServer
 
 log = logging.getLogger("emulator")
@@ -28,7 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state", type=Path, default=None, help="JSON state file kept across restarts")
     parser.add_argument("--start", default=None, help="manual time to start at (ISO, aware); default: follow the wall clock")
     parser.add_argument("--cash", type=float, default=100_000.0, help="starting cash of a new account")
+    parser.add_argument("--store", type=Path, default=None, help="serve this cutcycle store's IWM/SPY bars (needs --window)")
+    parser.add_argument("--window", nargs=2, metavar=("FROM", "TO"), default=None, help="the sessions to serve from --store")
     args = parser.parse_args(argv)
+    if (args.store is None) != (args.window is None):
+        parser.error("--store and --window go together")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     key_id, secret = os.environ.get("APCA_API_KEY_ID", ""), os.environ.get("APCA_API_SECRET_KEY", "")
     if not key_id or not secret:
@@ -36,7 +44,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     system = SystemClock()
     start = ensure_utc(datetime.fromisoformat(args.start)) if args.start else system.now()
-    exchange = demo_exchange(start, path=args.state, cash=args.cash)
+    if args.store is not None:
+        exchange = _store_exchange(args.store, args.window, start, args.cash)
+        if exchange is None:
+            return 2
+    else:
+        exchange = demo_exchange(start, path=args.state, cash=args.cash)
     exchange.follow_clock = None if args.start else system
     server = EmulatorServer(exchange, key_id=key_id, secret_key=secret, host=args.host, port=args.port)
     log.info("Alpaca emulator on %s (state: %s)", server.url, args.state or "memory only")
@@ -45,6 +58,29 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         log.info("stopped")
     return 0
+
+
+def _store_exchange(path: Path, window: list[str], start: datetime, cash: float) -> Exchange | None:
+    from datastore.store import Store
+
+    if not path.is_file():
+        log.error("--store %s: no such store (run `main.py data status` or a backtest once to import the pack)", path)
+        return None
+    try:
+        first, last = date.fromisoformat(window[0]), date.fromisoformat(window[1])
+    except ValueError as exc:
+        log.error("--window %s %s: %s (expected YYYY-MM-DD YYYY-MM-DD)", window[0], window[1], exc)
+        return None
+    store = Store(path)
+    try:
+        exchange = pack_exchange(store, first, last, cash=cash, at=start)
+    finally:
+        store.close()
+    missing = [s for s, bars in exchange.bars.items() if not bars]
+    if missing:
+        log.error("--store %s has no bars for %s in %s .. %s", path, ", ".join(missing), first, last)
+        return None
+    return exchange
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
-"""Deterministic market data for the emulator: daily bars, a put chain with quotes.
+"""Market data for the emulator: seeded random-walk daily bars, a put chain with quotes, or the pack's real bars.
 
-Tests seed exactly what they need; `demo_exchange` seeds IWM and SPY for manual paper runs. Bars exist ahead of
-the emulator's time, but the bars endpoint only shows sessions that have closed.
+Tests seed exactly what they need; `demo_exchange` seeds IWM and SPY for manual paper runs; `pack_exchange` serves
+the pack's IWM and SPY bars (a simulated paper session, the paper soak benchmark). Bars exist ahead of the
+emulator's time, but the bars endpoint only shows sessions that have closed.
 """
 
 from __future__ import annotations
@@ -9,9 +10,13 @@ from __future__ import annotations
 import math
 import random
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import Protocol
 
+import pandas as pd
+
+from clock import NEW_YORK
 from emulator.exchange import Exchange
 from emulator.market import Calendar
 from emulator.records import Contract, DailyBar, OccSymbol, Quote, iso
@@ -85,4 +90,35 @@ def demo_exchange(start: datetime, *, path: Path | None = None, cash: float = 10
         if close is not None:
             ex.quotes[symbol] = Quote(round(close - 0.01, 2), round(close + 0.01, 2), iso(ex.now))
     ex.save()
+    return ex
+
+
+class BarSource(Protocol):
+    """Daily bars by symbol, indexed by session date, with open/high/low/close/volume columns (`datastore.Store`)."""
+
+    def bars(self, symbol: str) -> pd.DataFrame: ...
+
+
+PACK_SYMBOLS = ("IWM", "SPY")
+
+
+def pack_exchange(source: BarSource, start: date, end: date, *, cash: float = 100_000.0, at: datetime | None = None,
+                  symbols: tuple[str, ...] = PACK_SYMBOLS) -> Exchange:
+    """An exchange for a session from `start` to `end` serving `source`'s real bars (the pack's, from a store).
+
+    The calendar and the bars reach 40 days before `start` (the runner looks back) and past `end`; time starts at
+    `at`, by default 18:00 New York the day before `start`. No option chain is seeded: puts find no contract.
+    """
+    calendar = Calendar(start - timedelta(days=40), end + timedelta(days=60))
+    begin = at or datetime.combine(start - timedelta(days=1), time(18, 0), tzinfo=NEW_YORK)
+    ex = Exchange(calendar, start=begin, cash=cash)
+    first, last = pd.Timestamp(start - timedelta(days=40)), pd.Timestamp(end + timedelta(days=10))
+    for symbol in symbols:
+        frame = source.bars(symbol)
+        window = frame.loc[(frame.index >= first) & (frame.index <= last)]
+        days = pd.DatetimeIndex(window.index)
+        ex.bars[symbol] = [
+            DailyBar(day.date().isoformat(), float(o), float(h), float(lo), float(c), float(v))
+            for day, o, h, lo, c, v in zip(days, window["open"], window["high"], window["low"], window["close"], window["volume"], strict=True)
+        ]
     return ex

@@ -26,6 +26,8 @@ from runner.schedule import next_fire_times
 log = logging.getLogger(__name__)
 
 SetBrokerTime = Callable[[datetime], None]
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+LOOPBACK_REQUESTS_PER_MINUTE = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +61,7 @@ def simulate(runner: PaperRunner, clock: ManualClock, start: date, end: date, se
 def emulator_time_setter(base_url: str) -> SetBrokerTime:
     """Move a local emulator's clock through its control API (loopback only: never a real endpoint)."""
     host = urlsplit(base_url).hostname or ""
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    if host not in LOOPBACK:
         raise ValueError(f"--simulate moves the broker's clock: it needs a local emulator, not {host!r}")
 
     def set_time(at: datetime) -> None:
@@ -85,7 +87,11 @@ def simulate_command(cfg: AppConfig, env: Mapping[str, str], start: date, end: d
         return EXIT_BAD_INPUT, f"error: --simulate: end {end} is before start {start}"
     clock = ManualClock(datetime.combine(start - timedelta(days=1), time(18, 0), tzinfo=NEW_YORK))
     try:
-        setter = set_broker_time or emulator_time_setter(trading_url(cfg.alpaca, Secrets.from_env(env)))
+        url = trading_url(cfg.alpaca, Secrets.from_env(env))
+        setter = set_broker_time or emulator_time_setter(url)
+        if (urlsplit(url).hostname or "") in LOOPBACK:
+            # Alpaca's 200 requests/min is not the local emulator's: pacing to it would make a simulated day take seconds.
+            cfg = cfg.model_copy(update={"alpaca": cfg.alpaca.model_copy(update={"requests_per_minute": LOOPBACK_REQUESTS_PER_MINUTE})})
         setter(clock.now())
         run_id = f"simulate-{start:%Y%m%d}-{end:%Y%m%d}-{wall.now():%Y%m%dT%H%M%S}"
         session = open_session(cfg, env, clock, mode="simulate", dry_run=dry_run, run_id=run_id, state_dir=simulation_state_dir(cfg, run_id))

@@ -1,5 +1,6 @@
-"""The paper rig: an in-process Alpaca emulator seeded with the pack's IWM/SPY bars, a config pointing at it, and
-a store copied from the pack. Other `test_paper_*` modules import it; its own tests check the rig itself."""
+"""The paper rig: an in-process Alpaca emulator seeded with the pack's IWM/SPY bars (`emulator.seed.pack_exchange`),
+a config pointing at it, and a store copied from the pack. Other `test_paper_*` modules import it; its own tests
+check the rig itself."""
 
 from __future__ import annotations
 
@@ -7,18 +8,15 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
-import pandas as pd
-
-from clock import NEW_YORK, ManualClock
+from clock import ManualClock
 from config.loader import load_config
 from config.schema import AppConfig
 from datastore.store import Store
 from emulator.exchange import Exchange
-from emulator.market import Calendar
-from emulator.records import DailyBar
+from emulator.seed import pack_exchange
 from emulator.server import EmulatorServer
 from runner.compose import PaperSession, open_session
 from runner.paper import PaperRunner
@@ -37,20 +35,6 @@ def copy_store(source: Store, folder: Path) -> Path:
         src.close()
         dst.close()
     return target
-
-
-def seeded_exchange(store: Store, start: date, end: date, *, cash: float = 100_000.0, at: datetime | None = None) -> Exchange:
-    cal = Calendar(start - timedelta(days=40), end + timedelta(days=60))
-    begin = at or datetime.combine(start - timedelta(days=1), time(18, 0), tzinfo=NEW_YORK)
-    ex = Exchange(cal, start=begin, cash=cash)
-    for symbol in ("IWM", "SPY"):
-        frame = store.bars(symbol)
-        window = frame.loc[(frame.index >= pd.Timestamp(start - timedelta(days=40))) & (frame.index <= pd.Timestamp(end + timedelta(days=10)))]
-        ex.bars[symbol] = [
-            DailyBar(ts.date().isoformat(), float(r.open), float(r.high), float(r.low), float(r.close), float(r.volume))
-            for ts, r in window.iterrows()
-        ]
-    return ex
 
 
 def rig_config(url: str, store_folder: Path) -> AppConfig:
@@ -88,7 +72,7 @@ class Rig:
 @contextmanager
 def rig(pack_store: Store, folder: Path, start: date, end: date, *, at: datetime | None = None) -> Iterator[Rig]:
     copy_store(pack_store, folder)
-    ex = seeded_exchange(pack_store, start, end, at=at)
+    ex = pack_exchange(pack_store, start, end, at=at)
     with EmulatorServer(ex, key_id=KEYS["APCA_API_KEY_ID"], secret_key=KEYS["APCA_API_SECRET_KEY"]) as server:
         yield Rig(rig_config(server.url, folder), server, ManualClock(ex.now), folder)
 
