@@ -7,6 +7,7 @@ open/close instants, so half days (13:00 ET close) and DST are handled once, at 
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -52,17 +53,26 @@ def xnys_sessions(start: date, end: date) -> list[Session]:
 
 
 class TradingCalendar:
-    """Sessions from a primary source with the XNYS fallback; cached per range."""
+    """Sessions from a primary source with the XNYS fallback, loaded and cached a calendar year at a time.
 
-    def __init__(self, primary: SessionSource | None = None) -> None:
+    One request per year, not one per range asked for; at most `keep_years` years are held (the least recently
+    used is dropped first), so a process that runs for years holds a calendar of bounded size.
+    """
+
+    def __init__(self, primary: SessionSource | None = None, *, keep_years: int = 3) -> None:
+        if keep_years < 2:
+            raise ValueError("keep_years must be >= 2: a lookback across New Year spans two years")
         self._primary = primary
-        self._cache: dict[date, Session] = {}
-        self._covered: set[tuple[date, date]] = set()
+        self._keep_years = keep_years
+        self._years: OrderedDict[int, dict[date, Session]] = OrderedDict()  # year -> its sessions in date order
         self.source = "exchange_calendars"
 
-    def _load(self, start: date, end: date) -> None:
-        if (start, end) in self._covered:
-            return
+    def _year(self, year: int) -> dict[date, Session]:
+        held = self._years.get(year)
+        if held is not None:
+            self._years.move_to_end(year)
+            return held
+        start, end = date(year, 1, 1), date(year, 12, 31)
         sessions: Sequence[Session] | None = None
         if self._primary is not None:
             try:
@@ -73,17 +83,20 @@ class TradingCalendar:
         if sessions is None:
             sessions = xnys_sessions(start, end)
             self.source = "exchange_calendars"
-        for s in sessions:
-            self._cache[s.day] = s
-        self._covered.add((start, end))
+        held = {s.day: s for s in sorted(sessions, key=lambda s: s.day) if s.day.year == year}
+        self._years[year] = held
+        while len(self._years) > self._keep_years:
+            self._years.popitem(last=False)
+        return held
 
     def sessions(self, start: date, end: date) -> list[Session]:
-        self._load(start, end)
-        return [self._cache[d] for d in sorted(self._cache) if start <= d <= end]
+        out: list[Session] = []
+        for year in range(start.year, end.year + 1):
+            out.extend(s for day, s in self._year(year).items() if start <= day <= end)
+        return out
 
     def session(self, day: date) -> Session | None:
-        self._load(day - timedelta(days=7), day + timedelta(days=40))
-        return self._cache.get(day)
+        return self._year(day.year).get(day)
 
     def next_session(self, after: date) -> Session:
         for s in self.sessions(after + timedelta(days=1), after + timedelta(days=15)):
