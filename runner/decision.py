@@ -76,7 +76,8 @@ def hedge_spend(journal: Journal, day: date) -> tuple[tuple[date, float], ...]:
 
 
 def last_memory(journal: Journal) -> dict[str, date]:
-    rows = journal.query("SELECT target_json FROM decisions ORDER BY day DESC LIMIT 1")
+    # MAX(day) reads only the day column; ORDER BY day would read every row's large snapshot_json (no index on day).
+    rows = journal.query("SELECT target_json FROM decisions WHERE day = (SELECT MAX(day) FROM decisions) ORDER BY rowid DESC LIMIT 1")
     if not rows:
         return {}
     memory = json.loads(rows[0]["target_json"]).get("memory", {})
