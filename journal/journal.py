@@ -25,6 +25,23 @@ class JournalError(Exception):
     """The journal cannot be used as asked (newer schema, wrong account): stop."""
 
 
+def open_read_only(path: Path, *, timeout_seconds: float = 5.0) -> sqlite3.Connection:
+    """A read-only connection to a journal (no migration, no pragma writes, no chmod): safe while a process writes
+    it (WAL). Raises JournalError when the file is not a journal or has a schema newer than this code's."""
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout_seconds)
+    db.row_factory = sqlite3.Row
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    except sqlite3.Error as exc:
+        db.close()
+        raise JournalError(f"{path} is not a cutcycle journal ({exc})") from None
+    if row is None or int(row[0]) > SCHEMA_VERSION:
+        db.close()
+        found = "no schema version" if row is None else f"schema {row[0]}, newer than this code's {SCHEMA_VERSION}"
+        raise JournalError(f"{path}: {found}: upgrade cutcycle")
+    return db
+
+
 def _iso(instant: datetime) -> str:
     return ensure_utc(instant).isoformat(timespec="microseconds").replace("+00:00", "Z")
 

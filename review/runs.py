@@ -17,8 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from journal.journal import RunInfo
-from journal.schema import SCHEMA_VERSION
+from journal.journal import JournalError, RunInfo, open_read_only
 
 JOURNAL_SUFFIXES = (".sqlite", ".sqlite3", ".db", ".journal")
 
@@ -64,17 +63,10 @@ def find_journals(paths: Sequence[Path]) -> list[Path]:
 
 
 def _open_read_only(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    db.row_factory = sqlite3.Row
     try:
-        row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-    except sqlite3.DatabaseError as exc:
-        db.close()
-        raise ReviewError(f"{path} is not a cutcycle journal ({exc})") from None
-    if row is None or int(row[0]) > SCHEMA_VERSION:
-        db.close()
-        raise ReviewError(f"{path}: journal schema {None if row is None else row[0]} is not one this code reads ({SCHEMA_VERSION})")
-    return db
+        return open_read_only(path)
+    except JournalError as exc:
+        raise ReviewError(str(exc)) from None
 
 
 class RunSource:

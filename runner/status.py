@@ -31,7 +31,8 @@ from clock import NEW_YORK, Clock
 from config.loader import store_dir
 from config.schema import AppConfig
 from config.secrets import REDACTED, Secrets
-from journal.schema import SCHEMA_VERSION
+from journal.journal import JournalError, open_read_only
+from review.tables import text_table
 from runner.calendar import TradingCalendar
 from runner.compose import paper_state_dir
 from runner.guards import read_heartbeat
@@ -336,26 +337,6 @@ def read_health(state_dir: Path, now: datetime, running: bool, redact: Redact) -
 # -- the journal ---------------------------------------------------------------------------------------------------
 
 
-class JournalUnreadable(Exception):
-    """The journal exists but cannot be read by this version (newer schema) or at all."""
-
-
-def open_journal_readonly(path: Path) -> sqlite3.Connection:
-    """A read-only connection (no migration, no pragma writes, no chmod): safe while a trader writes (WAL)."""
-    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
-    db.row_factory = sqlite3.Row
-    try:
-        row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-    except sqlite3.Error as exc:
-        db.close()
-        raise JournalUnreadable(f"not a cutcycle journal ({exc})") from exc
-    if row is None or int(row[0]) > SCHEMA_VERSION:
-        db.close()
-        found = "no schema version" if row is None else f"schema {row[0]}, newer than this code's {SCHEMA_VERSION}"
-        raise JournalUnreadable(f"{found}: upgrade cutcycle")
-    return db
-
-
 def last_run(db: sqlite3.Connection) -> RunStatus | None:
     row = db.execute("SELECT * FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1").fetchone()
     if row is None:
@@ -582,11 +563,11 @@ def collect_status(cfg: AppConfig, env: Mapping[str, str], clock: Clock, *, offl
     db: sqlite3.Connection | None = None
     if session_found:
         try:
-            db = open_journal_readonly(journal_path)
+            db = open_read_only(journal_path)
             run, decision = last_run(db), last_decision(db, cal)
             rows, pending, events = ledger(db), not_run(db, now, cal), recent_events(db, redact)
             ours = {str(r[0]) for r in db.execute("SELECT client_order_id FROM intents")}
-        except (JournalUnreadable, sqlite3.Error) as exc:
+        except (JournalError, sqlite3.Error) as exc:
             message = f"cannot read the journal {journal_path}: {exc}"
             if db is not None:
                 db.close()
@@ -659,11 +640,7 @@ def _money(value: float | None) -> str:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], indent: str = "  ") -> list[str]:
-    cells = [[str(h) for h in headers], *[["" if c is None else str(c) for c in row] for row in rows]]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return [indent + line for line in lines]
+    return [indent + line for line in text_table(headers, rows).splitlines()]
 
 
 def _puts(puts: dict[str, Any] | None) -> str:
