@@ -42,6 +42,17 @@ def open_read_only(path: Path, *, timeout_seconds: float = 5.0) -> sqlite3.Conne
     return db
 
 
+def position_book(db: sqlite3.Connection) -> dict[str, float]:
+    """The journal's book: our fills plus every outside-event delta (what reconciliation keeps equal to the broker's)."""
+    book: dict[str, float] = {}
+    for symbol, side, qty in db.execute("SELECT symbol, side, qty FROM fills"):
+        book[str(symbol)] = book.get(str(symbol), 0.0) + (float(qty) if side == "buy" else -float(qty))
+    for (detail,) in db.execute("SELECT detail_json FROM events WHERE kind='outside_event'"):
+        for symbol, delta in json.loads(detail).get("deltas", {}).items():
+            book[str(symbol)] = book.get(str(symbol), 0.0) + float(delta)
+    return {s: q for s, q in book.items() if abs(q) > 1e-9}
+
+
 def _iso(instant: datetime) -> str:
     return ensure_utc(instant).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
@@ -330,6 +341,9 @@ class Journal:
         cur = self._db.cursor()
         cur.row_factory = sqlite3.Row
         return list(cur.execute(sql, params))
+
+    def position_book(self) -> dict[str, float]:
+        return position_book(self._db)
 
     def order_state(self, client_order_id: str) -> sqlite3.Row | None:
         """The latest event of an order."""

@@ -16,7 +16,6 @@ import fcntl
 import json
 import re
 import sqlite3
-from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -31,7 +30,7 @@ from clock import NEW_YORK, Clock
 from config.loader import store_dir
 from config.schema import AppConfig
 from config.secrets import REDACTED, Secrets
-from journal.journal import JournalError, open_read_only
+from journal.journal import JournalError, open_read_only, position_book
 from review.tables import text_table
 from runner.calendar import TradingCalendar
 from runner.compose import paper_state_dir
@@ -393,16 +392,8 @@ def last_decision(db: sqlite3.Connection, calendar: TradingCalendar) -> Decision
 
 def journal_holdings(db: sqlite3.Connection, note: str) -> Holdings:
     """The journal's book (our fills plus outside-event deltas, as reconciliation keeps it) and our unfinished orders."""
-    book: dict[str, float] = defaultdict(float)
-    for row in db.execute("SELECT symbol, side, qty FROM fills"):
-        book[str(row["symbol"])] += float(row["qty"]) if row["side"] == "buy" else -float(row["qty"])
-    for row in db.execute("SELECT detail_json FROM events WHERE kind='outside_event'"):
-        for symbol, delta in json.loads(row["detail_json"]).get("deltas", {}).items():
-            book[str(symbol)] += float(delta)
-    positions = tuple(
-        PositionRow(symbol, "option" if _OCC.match(symbol) else "equity", qty, None, None)
-        for symbol, qty in sorted(book.items()) if abs(qty) > 1e-9
-    )
+    positions = tuple(PositionRow(symbol, "option" if _OCC.match(symbol) else "equity", qty, None, None)
+                      for symbol, qty in sorted(position_book(db).items()))
     orders = []
     rows = db.execute(
         "SELECT i.client_order_id AS cid, i.symbol AS symbol, i.side AS side, i.qty AS qty, i.created_at AS created_at, "

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -167,13 +166,7 @@ class Reconciler:
 
     def local_positions(self) -> dict[str, float]:
         """The journal's book: our fills plus every outside delta."""
-        book: dict[str, float] = defaultdict(float)
-        for row in self.journal.query("SELECT symbol, side, qty FROM fills"):
-            book[str(row["symbol"])] += float(row["qty"]) if row["side"] == "buy" else -float(row["qty"])
-        for row in self.journal.query("SELECT detail_json FROM events WHERE kind='outside_event'"):
-            for symbol, delta in json.loads(row["detail_json"]).get("deltas", {}).items():
-                book[symbol] += float(delta)
-        return {s: q for s, q in book.items() if abs(q) > 1e-9}
+        return self.journal.position_book()
 
     def _fills_pending(self) -> set[str]:
         """Symbols with an order whose broker filled_qty is ahead of the fills we hold (fill activities still to come)."""
