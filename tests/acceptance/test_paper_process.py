@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import IO
@@ -30,10 +31,10 @@ def _free_port() -> int:
         return port
 
 
-def _wait_for(predicate: object, seconds: float, what: str) -> None:
+def _wait_for(predicate: Callable[[], bool], seconds: float, what: str) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if callable(predicate) and predicate():
+        if predicate():
             return
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
