@@ -169,6 +169,13 @@ class AlpacaConfig(Frozen):
     symbols: list[str] = Field(description="symbols whose daily bars `data sync` fetches")
 
 
+class PaperConfig(Frozen):
+    """The long-running paper trader's process (`main.py paper`)."""
+
+    tick_seconds: int = Field(default=30, ge=1, le=300, description="how often the process writes its heartbeat and asks the "
+                              "run ledger what is due: a job dropped by a suspend or a clock jump runs within one tick of waking")
+
+
 class AppConfig(Frozen):
     """The whole effective configuration."""
 
@@ -180,6 +187,7 @@ class AppConfig(Frozen):
     signals: SignalParams = Field(default_factory=SignalParams, description="phase, indicator and regime rules (signals/params.py)")
     strategy: StrategyParams = Field(default_factory=StrategyParams, description="the playbook's weights, hedges and limits (strategies/params.py)")
     backtest: BacktestParams = Field(default_factory=BacktestParams, description="backtest window, cash and costs (strategies/params.py)")
+    paper: PaperConfig = Field(default_factory=PaperConfig, description="the paper trader's process")
 
     @model_validator(mode="after")
     def _fred_series_known(self) -> AppConfig:

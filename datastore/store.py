@@ -81,12 +81,12 @@ class DatasetInfo:
 
 
 class Store:
-    """One SQLite file. Not shared across threads; open one per process."""
+    """One SQLite file, used by one thread at a time (the paper trader hands it to its job thread); one per process."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path = path
-        self._db = sqlite3.connect(path, isolation_level=None)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)

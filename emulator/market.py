@@ -38,13 +38,20 @@ class Calendar:
             warnings.filterwarnings("ignore", message="Series.values returning an ndarray", category=FutureWarning)
             warnings.filterwarnings("ignore", message="Series.values returning an ndarray", category=DeprecationWarning)
             cal = xcals.get_calendar("XNYS", start=start.isoformat(), end=end.isoformat())
-        self.sessions: list[Session] = [
-            Session(day=label.date(), open=row.open.to_pydatetime(), close=row.close.to_pydatetime())
-            for label, row in cal.schedule.iterrows()
-        ]
+        self._index([Session(day=label.date(), open=row.open.to_pydatetime(), close=row.close.to_pydatetime())
+                     for label, row in cal.schedule.iterrows()])
+
+    def _index(self, sessions: list[Session]) -> None:
+        self.sessions = sorted(sessions, key=lambda s: s.day)
         self._by_day = {s.day: s for s in self.sessions}
         self._opens = [s.open for s in self.sessions]
         self._closes = [s.close for s in self.sessions]
+
+    def set_session(self, day: date, session: Session | None) -> None:
+        """Open (`session`) or close (None) one day by hand: a closure announced days ahead, as 2018-12-05 and
+        2025-01-09 were, or the calendar as it stood before the announcement."""
+        kept = [s for s in self.sessions if s.day != day]
+        self._index(kept if session is None else [*kept, session])
 
     def session(self, day: date) -> Session | None:
         return self._by_day.get(day)

@@ -86,7 +86,9 @@ class Journal:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         path.parent.chmod(0o700)
         self.path = path
-        self._db = sqlite3.connect(path, isolation_level=None, timeout=timeout_seconds)
+        # The paper trader opens it on the main thread and runs its jobs on one worker thread (runner/paper.py): one
+        # thread at a time, never two at once.
+        self._db = sqlite3.connect(path, isolation_level=None, timeout=timeout_seconds, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")

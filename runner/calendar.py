@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from clock import NEW_YORK
+from clock import NEW_YORK, Clock
 from datastore.sessions import nyse_calendar
 
 log = logging.getLogger(__name__)
@@ -57,37 +57,63 @@ class TradingCalendar:
 
     One request per year, not one per range asked for; at most `keep_years` years are held (the least recently
     used is dropped first), so a process that runs for years holds a calendar of bounded size.
+
+    With a `clock`, a held year is asked for again once it is `max_age` old: the broker announces closures days
+    ahead (2018-12-05, 2025-01-09), and a calendar loaded in January must not schedule jobs on them. A failed
+    reload keeps what is held and tries again after `retry_after`; a year that came from the XNYS fallback is
+    asked of the broker again after `retry_after` too.
     """
 
-    def __init__(self, primary: SessionSource | None = None, *, keep_years: int = 3) -> None:
+    def __init__(self, primary: SessionSource | None = None, *, keep_years: int = 3, clock: Clock | None = None,
+                 max_age: timedelta = timedelta(hours=12), retry_after: timedelta = timedelta(minutes=15)) -> None:
         if keep_years < 2:
             raise ValueError("keep_years must be >= 2: a lookback across New Year spans two years")
         self._primary = primary
         self._keep_years = keep_years
+        self._clock = clock
+        self._max_age, self._retry_after = max_age, retry_after
         self._years: OrderedDict[int, dict[date, Session]] = OrderedDict()  # year -> its sessions in date order
+        self._expires: dict[int, datetime] = {}  # year -> when to ask the source again (only with a clock)
         self.source = "exchange_calendars"
 
     def _year(self, year: int) -> dict[date, Session]:
         held = self._years.get(year)
-        if held is not None:
+        now = self._clock.now() if self._clock is not None else None
+        if held is not None and (now is None or now < self._expires.get(year, now)):
             self._years.move_to_end(year)
             return held
         start, end = date(year, 1, 1), date(year, 12, 31)
         sessions: Sequence[Session] | None = None
+        from_primary = False
         if self._primary is not None:
             try:
                 sessions = self._primary(start, end)
-                self.source = "alpaca"
+                self.source, from_primary = "alpaca", True
             except Exception as exc:  # any transport failure: the offline calendar is the documented fallback
-                log.warning("broker calendar unavailable (%s): using exchange_calendars XNYS", type(exc).__name__)
-        if sessions is None:
-            sessions = xnys_sessions(start, end)
-            self.source = "exchange_calendars"
-        held = {s.day: s for s in sorted(sessions, key=lambda s: s.day) if s.day.year == year}
-        self._years[year] = held
+                log.warning("broker calendar unavailable (%s): using %s", type(exc).__name__,
+                            "the calendar held" if held is not None else "exchange_calendars XNYS")
+        if sessions is None and held is not None:
+            fresh = held  # a failed reload keeps what the broker said last
+        else:
+            if sessions is None:
+                sessions = xnys_sessions(start, end)
+                self.source = "exchange_calendars"
+            fresh = {s.day: s for s in sorted(sessions, key=lambda s: s.day) if s.day.year == year}
+            if held is not None and fresh != held:
+                closed = sorted(set(held) - set(fresh))
+                added = sorted(set(fresh) - set(held))
+                changed = sorted(d for d in set(held) & set(fresh) if held[d] != fresh[d])
+                log.warning("trading calendar %d changed: closed %s, added %s, hours changed %s", year,
+                            [d.isoformat() for d in closed], [d.isoformat() for d in added], [d.isoformat() for d in changed])
+        if now is not None:
+            fresh_for = self._max_age if from_primary or self._primary is None else self._retry_after
+            self._expires[year] = now + fresh_for
+        self._years[year] = fresh
+        self._years.move_to_end(year)
         while len(self._years) > self._keep_years:
-            self._years.popitem(last=False)
-        return held
+            dropped, _ = self._years.popitem(last=False)
+            self._expires.pop(dropped, None)
+        return fresh
 
     def sessions(self, start: date, end: date) -> list[Session]:
         out: list[Session] = []

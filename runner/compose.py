@@ -150,7 +150,7 @@ def open_session(
                 snapshots.reload()
 
         deps = PaperDeps(
-            journal=journal, broker=broker, reconcile=Reconciler(broker).run, calendar=TradingCalendar(sessions), snapshot=snapshots,
+            journal=journal, broker=broker, reconcile=Reconciler(broker).run, calendar=TradingCalendar(sessions, clock=clock), snapshot=snapshots,
             strategy=strategy, clock=clock, state_dir=state, run_id=run_id, chain=chain, option_mark=option_mark,
             refresh=do_refresh if refresh is not None else None, dry_run=dry_run,
             health=Health(started_at=now.isoformat(), mode="dry-run" if dry_run else mode),

@@ -10,7 +10,10 @@
 |            | session              |                                                                               |
 
 No order leaves while the kill-switch file exists, in `--dry-run`, or when its intent cannot be stored (R23).
-A failing job is logged, counted and recorded; it is not marked done, so it is retried while still meaningful.
+A failing job is logged, counted, journaled and listed under `failing` in the heartbeat; it is not marked done, so
+it is tried again every `RETRY_FAILED_AFTER` while still meaningful. A failed pre-open data refresh (FRED down, the
+store locked by another process) is reported and the stored intents still go out: they were decided on the data of
+the evening before, which is what the backtest does too.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from journal.records import decision_documents
 from runner.calendar import TradingCalendar
 from runner.decision import Chain, OptionMark, book_from_broker, decide_day, intent_from_json, marks_from_snapshot
 from runner.guards import Health, kill_switch_engaged
-from runner.schedule import DueJob, due_jobs, upcoming
+from runner.schedule import RETRY_FAILED_AFTER, DueJob, due_jobs, upcoming
 from signals.snapshot import Snapshot
 from strategies.book import CONTRACT_SIZE
 from strategies.intents import OrderIntent
@@ -74,6 +77,7 @@ class Jobs:
     def __init__(self, deps: PaperDeps) -> None:
         self.d = deps
         self.since = first_start(deps.journal)
+        self._failing: dict[tuple[str, str], tuple[int, datetime]] = {}  # (job, day) -> (attempts, last failure)
 
     # -- the ledger loop ------------------------------------------------------------------------------------------
 
@@ -84,32 +88,47 @@ class Jobs:
         due, missed = due_jobs(now, d.calendar, d.journal.job_done, since=self.since)
         for item in missed:
             day = item.session.day.isoformat()
+            self._failing.pop((item.job.name, day), None)
             if d.journal.mark_job(d.run_id, item.job.name, day, outcome="missed", at=now, detail=f"deadline {item.deadline.isoformat()} passed"):
                 d.health.jobs_missed += 1
                 log.warning("missed %s for %s: past its deadline %s", item.job.name, day, item.deadline.isoformat())
         ran = []
         for item in due:
+            failed = self._failing.get((item.job.name, item.session.day.isoformat()))
+            if failed is not None and now < failed[1] + RETRY_FAILED_AFTER:
+                continue
             if self.run_one(item):
                 ran.append(f"{item.job.name}:{item.session.day.isoformat()}")
+        self._publish_failing()
         return ran
 
     def run_one(self, item: DueJob) -> bool:
         d = self.d
         name, day = item.job.name, item.session.day
         body = {"pre_open": self.pre_open, "expiry": self.expiry, "decision": self.decision}[name]
+        key = (name, day.isoformat())
         try:
             outcome = body(day)
-        except (BrokerError, sqlite3.Error, OSError) as exc:
+            d.journal.mark_job(d.run_id, name, day.isoformat(), outcome=outcome, at=d.clock.now())
+        except Exception as exc:  # counted, journaled, retried; a bug in one job must not stop the others
             d.health.jobs_failed += 1
             d.health.last_error = f"{name} {day}: {type(exc).__name__}: {exc}"
             if isinstance(exc, Halt):
                 d.health.halted = str(exc)
-            log.error("job %s for %s failed: %s", name, day, d.health.last_error)
-            self._event("job_failed", d.health.last_error)
+            attempts = self._failing.get(key, (0, d.clock.now()))[0] + 1
+            self._failing[key] = (attempts, d.clock.now())
+            expected = isinstance(exc, BrokerError | sqlite3.Error | OSError)
+            log.error("job %s for %s failed (attempt %d): %s", name, day, attempts, d.health.last_error, exc_info=not expected)
+            self._event("job_failed", d.health.last_error, {"job": name, "day": day.isoformat(), "attempt": attempts})
             return False
-        d.journal.mark_job(d.run_id, name, day.isoformat(), outcome=outcome, at=d.clock.now())
+        self._failing.pop(key, None)
         d.health.jobs_run += 1
         return True
+
+    def _publish_failing(self) -> None:
+        """The daily jobs failing now, for the heartbeat: a process whose jobs all fail must not look healthy."""
+        self.d.health.extra["failing"] = {f"{job} {day}": {"attempts": n, "last": at.isoformat()}
+                                          for (job, day), (n, at) in sorted(self._failing.items())}
 
     def _event(self, kind: str, message: str, detail: dict[str, object] | None = None) -> None:
         try:
@@ -150,15 +169,23 @@ class Jobs:
 
     def pre_open(self, day: date) -> str:
         d = self.d
+        refreshed = ""
         if d.refresh is not None:
-            d.refresh()
+            try:
+                d.refresh()
+            except Exception as exc:  # stale data must not cost the orders already decided (FRED down, store locked)
+                d.health.last_error = f"pre_open {day} refresh: {type(exc).__name__}: {exc}"
+                log.error("pre-open data refresh failed, sending the stored intents anyway: %s", d.health.last_error,
+                          exc_info=not isinstance(exc, sqlite3.Error | OSError | BrokerError))
+                self._event("refresh_failed", d.health.last_error)
+                refreshed = f"; refresh failed: {type(exc).__name__}"
         d.reconcile()
         previous = d.calendar.previous_session(day).day.isoformat()
         rows = d.journal.query("SELECT target_json FROM decisions WHERE day=? ORDER BY rowid DESC LIMIT 1", (previous,))
         if not rows:
-            return "no decision to act on"
+            return "no decision to act on" + refreshed
         intents = [intent_from_json(doc) for doc in json.loads(rows[0]["target_json"]).get("intents", [])]
-        return self._send([i for i in intents if i.kind == "market_on_open"]) + f" (decision {previous})"
+        return self._send([i for i in intents if i.kind == "market_on_open"]) + f" (decision {previous}){refreshed}"
 
     def expiry(self, day: date) -> str:
         """Sell puts at or inside the roll window by 15:00 ET (R12); the next decision buys the replacement."""
@@ -230,8 +257,12 @@ class Jobs:
         try:
             if d.broker.open_orders():
                 d.reconcile()
-        except BrokerError as exc:
-            d.health.last_error = f"reconcile: {exc}"
+                d.health.extra["intraday_reconciles"] = int(d.health.extra.get("intraday_reconciles", 0)) + 1
+        except (BrokerError, sqlite3.Error, OSError) as exc:  # transient: the next one tries again; counted, not hidden
+            d.health.jobs_failed += 1
+            d.health.last_error = f"reconcile: {type(exc).__name__}: {exc}"
+            if isinstance(exc, Halt):
+                d.health.halted = str(exc)
             log.warning("intraday reconcile failed: %s", exc)
 
     def next_jobs(self, now: datetime) -> list[dict[str, str]]:

@@ -1,9 +1,23 @@
-"""`main.py paper`: the long-running scheduled paper trader on APScheduler 3.x (R26).
+"""`main.py paper`: the long-running scheduled paper trader on APScheduler 3.x (R26, R35, R36).
 
-Every trigger is a New York cron or interval; APScheduler only wakes the process up. What runs is decided by the
+Every trigger is a New York cron or a tick; APScheduler only wakes the process up. What runs is decided by the
 journal's run ledger (`Jobs.run_due`), so a restart, a stop over a job, or a second wake-up on the same day runs
 each daily job at most once, and only while it is still meaningful. SIGTERM/SIGINT stop the scheduler after the
 running job (R24); broker orders stay open.
+
+Threads. Every job runs on ONE worker thread (an APScheduler thread pool of size 1, `cutcycle-job`): the daily
+triggers, the tick, the intraday reconcile and any catch-up. The journal, the store, the broker's HTTP sessions and
+the calendar and snapshot caches are opened once on the main thread and handed to that worker; the main thread
+touches them only before the scheduler starts (the start-up catch-up) and after its worker has been joined. One
+owner at a time means no locks around the journal, no two jobs interleaving a reconcile with a submit, and the
+SQLite connections need only `check_same_thread=False`, not one connection per thread (a per-thread design would
+still need the jobs serialized, and would leave a connection behind in every pool thread). A job that hangs stops
+the heartbeat too, which `status` reports as stale: a hang is seen, not hidden behind a healthy beat.
+
+Late jobs. The tick (`[paper] tick_seconds`, default 30 s) writes the heartbeat and asks the ledger what is due, so
+a job the scheduler dropped as too late (a SIGSTOP, a suspended machine, a clock jump past its misfire grace) runs
+within one tick of the process waking, while its deadline allows; a missed trigger also queues an immediate
+catch-up. The tick fires once after a jump, not once per interval skipped (`runner.schedule.Every`).
 """
 
 from __future__ import annotations
@@ -11,12 +25,14 @@ from __future__ import annotations
 import logging
 import signal
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 
-from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, EVENT_SCHEDULER_STARTED, JobExecutionEvent, SchedulerEvent
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
-from apscheduler.triggers.interval import IntervalTrigger
 
 from broker.contract import BrokerError
 from clock import NEW_YORK, Clock
@@ -26,20 +42,23 @@ from datastore.store import Store
 from runner.compose import MissingKeys, open_session
 from runner.guards import AlreadyRunning, write_heartbeat
 from runner.jobs import Jobs, PaperDeps
-from runner.schedule import DAILY_JOBS, HEARTBEAT_EVERY, RECONCILE_EVERY
+from runner.schedule import DAILY_JOBS, HEARTBEAT_EVERY, RECONCILE_EVERY, Every
 
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+JOB_THREAD = "cutcycle-job"
 
 
 class PaperRunner:
     """The jobs plus the process around them: heartbeat, scheduler, signals."""
 
-    def __init__(self, deps: PaperDeps) -> None:
+    def __init__(self, deps: PaperDeps, *, tick: timedelta = HEARTBEAT_EVERY, reconcile_every: timedelta = RECONCILE_EVERY) -> None:
         self.deps = deps
         self.jobs = Jobs(deps)
-        self.scheduler: BlockingScheduler | None = None
+        self.tick, self.reconcile_every = tick, reconcile_every
+        self.scheduler: BaseScheduler | None = None
+        self._executor: ThreadPoolExecutor | None = None
         self.stopping = False
 
     @property
@@ -58,33 +77,34 @@ class PaperRunner:
             log.error("cannot write the heartbeat: %s", exc)
 
     def wake(self) -> None:
-        """What every daily trigger does: run what the ledger says is due, then beat."""
+        """What every trigger does: run what the ledger says is due, then beat."""
         self.jobs.run_due()
         self.heartbeat()
 
     # -- the live process -----------------------------------------------------------------------------------------
 
-    def build_scheduler(self) -> BlockingScheduler:
-        sched = BlockingScheduler(timezone=NEW_YORK, job_defaults={"coalesce": True, "max_instances": 1})
+    def build_scheduler(self, kind: type[BaseScheduler] = BlockingScheduler) -> BaseScheduler:
+        """The scheduler with every job on one worker thread (see the module docstring); `kind` is Blocking for the
+        process, Background for a test that drives it from outside."""
+        self._executor = ThreadPoolExecutor(1, pool_kwargs={"thread_name_prefix": JOB_THREAD})
+        sched = kind(timezone=NEW_YORK, executors={"default": self._executor},
+                     job_defaults={"coalesce": True, "max_instances": 1})
         for job in DAILY_JOBS:
-            sched.add_job(self.wake, job.trigger(), id=job.name, name=job.name, misfire_grace_time=job.misfire_grace_seconds,
-                          coalesce=True, max_instances=1)
-        sched.add_job(self.jobs.intraday_reconcile, IntervalTrigger(seconds=int(RECONCILE_EVERY.total_seconds()), timezone=NEW_YORK),
-                      id="reconcile", misfire_grace_time=60, coalesce=True, max_instances=1)
-        sched.add_job(self.heartbeat, IntervalTrigger(seconds=int(HEARTBEAT_EVERY.total_seconds()), timezone=NEW_YORK),
-                      id="heartbeat", misfire_grace_time=30, coalesce=True, max_instances=1)
-        sched.add_listener(self._on_started, EVENT_SCHEDULER_STARTED)
+            sched.add_job(self.wake, job.trigger(), id=job.name, name=job.name, misfire_grace_time=job.misfire_grace_seconds)
+        sched.add_job(self.wake, Every(self.tick), id="tick", name="tick", misfire_grace_time=None)
+        sched.add_job(self.jobs.intraday_reconcile, Every(self.reconcile_every), id="reconcile", name="reconcile", misfire_grace_time=None)
         sched.add_listener(self._on_missed, EVENT_JOB_MISSED)
         sched.add_listener(self._on_error, EVENT_JOB_ERROR)
+        self.deps.health.extra["scheduler"] = "running"
         return sched
 
-    def _on_started(self, _event: SchedulerEvent) -> None:
-        self.deps.health.extra["scheduler"] = "running"
-        self.heartbeat()
-
     def _on_missed(self, event: JobExecutionEvent) -> None:
-        self.deps.health.jobs_missed += 1
-        log.warning("scheduler missed %s at %s: the ledger catches it up while it is still meaningful", event.job_id, event.scheduled_run_time)
+        """APScheduler dropped a run as too late: catch up from the ledger now, on the job thread (R36)."""
+        late = self.deps.health.extra.get("late_triggers", 0)
+        self.deps.health.extra["late_triggers"] = int(late) + 1
+        log.warning("trigger %s at %s came too late for the scheduler: catching up from the ledger", event.job_id, event.scheduled_run_time)
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.add_job(self.wake, id="catch_up", name="catch_up", misfire_grace_time=None, replace_existing=True)
 
     def _on_error(self, event: JobExecutionEvent) -> None:
         self.deps.health.jobs_failed += 1
@@ -97,6 +117,11 @@ class PaperRunner:
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 
+    def join(self) -> None:
+        """Wait for the job thread to finish what it runs: only then may the main thread touch the session again."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+
     def serve(self) -> int:
         """Catch up from the ledger, then block on the scheduler until SIGTERM/SIGINT (handled from the first moment)."""
         previous = {s: signal.signal(s, self.stop) for s in (signal.SIGTERM, signal.SIGINT)}
@@ -104,8 +129,10 @@ class PaperRunner:
             self.wake()
             if not self.stopping:
                 self.scheduler = self.build_scheduler()
-                self.scheduler.start()
+                if not self.stopping:
+                    self.scheduler.start()
         finally:
+            self.join()
             for s, handler in previous.items():
                 signal.signal(s, handler)
             self.deps.health.extra["scheduler"] = "stopped"
@@ -127,7 +154,7 @@ def paper_command(cfg: AppConfig, env: Mapping[str, str], clock: Clock, *, dry_r
         log.error("cannot start: %s: %s", type(exc).__name__, exc)
         return EXIT_FAILURE
     try:
-        return PaperRunner(session.deps).serve()
+        return PaperRunner(session.deps, tick=timedelta(seconds=cfg.paper.tick_seconds)).serve()
     finally:
         session.close()
 

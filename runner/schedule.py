@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 from clock import NEW_YORK
@@ -59,7 +60,32 @@ DECISION = DailyJob("decision", time(16, 30), 4 * 60 * 60, _decision_deadline)
 DAILY_JOBS: tuple[DailyJob, ...] = (PRE_OPEN, EXPIRY, DECISION)
 
 RECONCILE_EVERY = timedelta(minutes=5)
-HEARTBEAT_EVERY = timedelta(seconds=30)
+HEARTBEAT_EVERY = timedelta(seconds=30)  # the default tick: heartbeat and ledger check (`[paper] tick_seconds`)
+RETRY_FAILED_AFTER = timedelta(minutes=2)  # a failed daily job is tried again this long after, while it is still due
+
+
+class Every(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 ships no type hints
+    """Fire every `interval`, counted from the last firing: after a suspend or a clock jump it fires once, now.
+
+    APScheduler's IntervalTrigger keeps a fixed grid from its start: after a jump it walks every missed slot and,
+    past the misfire grace, drops the run. A tick that checks the ledger must run as soon as the process wakes.
+    """
+
+    __slots__ = ("interval",)
+
+    def __init__(self, interval: timedelta) -> None:
+        if interval <= timedelta(0):
+            raise ValueError(f"interval must be positive, not {interval}")
+        self.interval = interval
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime:
+        if previous_fire_time is None:
+            return now
+        # Never further than one interval ahead: a clock stepped back must not silence the tick for the step.
+        return min(max(previous_fire_time + self.interval, now), now + self.interval)
+
+    def __repr__(self) -> str:
+        return f"Every({self.interval})"
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,6 +74,7 @@ class HealthStatus:
     kill_switch: bool  # the kill file exists now
     kill_switch_path: str
     run_id: str | None
+    failing: tuple[str, ...] = ()  # daily jobs failing now ("decision 2024-07-10: 3 attempts"), from the heartbeat
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,8 +330,14 @@ def read_health(state_dir: Path, now: datetime, running: bool, redact: Redact) -
         last_heartbeat=last.isoformat() if last is not None else None, age_seconds=age, jobs_run=_int(beat.get("jobs_run")),
         jobs_failed=_int(beat.get("jobs_failed")), jobs_missed=_int(beat.get("jobs_missed")),
         last_error=_text(beat.get("last_error"), redact), halted=_text(beat.get("halted"), redact), kill_switch=kill.exists(),
-        kill_switch_path=str(kill), run_id=_text(extra.get("run_id"), redact),
+        kill_switch_path=str(kill), run_id=_text(extra.get("run_id"), redact), failing=_failing(extra.get("failing"), redact),
     )
+
+
+def _failing(found: Any, redact: Redact) -> tuple[str, ...]:
+    if not isinstance(found, dict):
+        return ()
+    return tuple(redact(f"{key}: {_int(v.get('attempts')) if isinstance(v, dict) else 0} attempts") for key, v in sorted(found.items()))
 
 
 # -- the journal ---------------------------------------------------------------------------------------------------
@@ -515,6 +522,8 @@ def _attention(process: ProcessStatus, health: HealthStatus, run: RunStatus | No
         out.append(f"heartbeat {health.state} while the lock is held (last beat {ny(health.last_heartbeat)}): the trader may be hung")
     if not process.running and run is not None and run.status == "running":
         out.append(f"run {run.run_id} never finished but no trader holds the lock: it crashed or was killed")
+    if health.failing and health.state == "fresh":
+        out.append("failing (retried while still due): " + "; ".join(health.failing))
     if health.last_error:
         out.append(f"last error: {health.last_error}")
     due = [n for n in schedule.not_run if n.state == "due"]
