@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint setup lock clean browser
+.PHONY: run test lint setup lock clean browser faketime
 
 $(STAMP): requirements.txt
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY) on PATH (or run: make PY=/path/to/python3.11 ...)"; exit 1; }
@@ -27,7 +27,12 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium for the report test"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "could not install chromium: the report test will say so"; }
 
-test: $(STAMP) browser
+# The paper trader's process test moves the wall clock with Debian's libfaketime; without it that test fails.
+faketime:
+	@command -v faketime >/dev/null 2>&1 || { echo "installing Debian's faketime for the paper process test"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null) || echo "could not install faketime: the faked-clock test will say so"; }
+
+test: $(STAMP) browser faketime
 	$(BIN)/ruff check .
 	$(BIN)/mypy .
 	$(BIN)/python -m pytest

@@ -48,6 +48,19 @@ log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 JOB_THREAD = "cutcycle-job"
+ROUTINE_JOBS = ("tick", "reconcile")
+
+
+class QuietRoutine(logging.Filter):
+    """APScheduler logs every run ("Running job", "executed successfully", "skipped: maximum number of running
+    instances"): keep the daily jobs' lines and every error, drop the tick's and the reconcile's routine ones."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        job = record.args[0] if isinstance(record.args, tuple) and record.args else None
+        return record.levelno >= logging.ERROR or getattr(job, "id", None) not in ROUTINE_JOBS
+
+
+QUIET_ROUTINE = QuietRoutine()
 
 
 class PaperRunner:
@@ -86,6 +99,9 @@ class PaperRunner:
     def build_scheduler(self, kind: type[BaseScheduler] = BlockingScheduler) -> BaseScheduler:
         """The scheduler with every job on one worker thread (see the module docstring); `kind` is Blocking for the
         process, Background for a test that drives it from outside."""
+        for name in ("apscheduler.scheduler", "apscheduler.executors.default"):
+            if QUIET_ROUTINE not in logging.getLogger(name).filters:
+                logging.getLogger(name).addFilter(QUIET_ROUTINE)
         self._executor = ThreadPoolExecutor(1, pool_kwargs={"thread_name_prefix": JOB_THREAD})
         sched = kind(timezone=NEW_YORK, executors={"default": self._executor},
                      job_defaults={"coalesce": True, "max_instances": 1})
