@@ -172,7 +172,7 @@ class AlpacaConfig(Frozen):
 class PaperConfig(Frozen):
     """The long-running paper trader's process (`main.py paper`)."""
 
-    tick_seconds: int = Field(default=30, ge=1, le=300, description="how often the process writes its heartbeat and asks the "
+    tick_seconds: int = Field(default=30, ge=1, le=30, description="how often the process writes its heartbeat and asks the "
                               "run ledger what is due: a job dropped by a suspend or a clock jump runs within one tick of waking")
 
 
