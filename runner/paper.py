@@ -91,8 +91,14 @@ class PaperRunner:
 
     def wake(self) -> None:
         """What every trigger does: run what the ledger says is due, then beat."""
+        if self.stopping:  # a tick queued behind the running job must not start another after SIGTERM
+            return
         self.jobs.run_due()
         self.heartbeat()
+
+    def reconcile(self) -> None:
+        if not self.stopping:
+            self.jobs.intraday_reconcile()
 
     # -- the live process -----------------------------------------------------------------------------------------
 
@@ -108,7 +114,7 @@ class PaperRunner:
         for job in DAILY_JOBS:
             sched.add_job(self.wake, job.trigger(), id=job.name, name=job.name, misfire_grace_time=job.misfire_grace_seconds)
         sched.add_job(self.wake, Every(self.tick), id="tick", name="tick", misfire_grace_time=None)
-        sched.add_job(self.jobs.intraday_reconcile, Every(self.reconcile_every), id="reconcile", name="reconcile", misfire_grace_time=None)
+        sched.add_job(self.reconcile, Every(self.reconcile_every), id="reconcile", name="reconcile", misfire_grace_time=None)
         sched.add_listener(self._on_missed, EVENT_JOB_MISSED)
         sched.add_listener(self._on_error, EVENT_JOB_ERROR)
         self.deps.health.extra["scheduler"] = "running"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import threading
 import time as walltime
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -139,28 +138,23 @@ def test_a_trigger_dropped_as_too_late_still_sends_the_orders_before_the_cutoff(
 
 
 def test_a_store_locked_by_another_process_at_the_pre_open_does_not_cost_the_orders(pack_store: Store, tmp_path: Path) -> None:
-    """Another connection holds the store's write lock for 8 s at 08:45 (the store waits 5 s): the refresh fails,
-    is reported, and the stored intents still go out."""
+    """Another connection holds the store's write lock across the 08:45 pre-open (the store waits 5 s): the refresh
+    fails, is reported, and the stored intents still go out."""
     with rig(pack_store, tmp_path, WEDNESDAY, date(2024, 7, 12), at=_at(WEDNESDAY, 16, 31)) as r:
         with r.session(mode="paper") as (_, runner):
             runner.wake()
         r.move(_at(THURSDAY, 8, 45))
-        store_path = tmp_path / "store.sqlite"
-        other = sqlite3.connect(store_path, isolation_level=None, check_same_thread=False)
-        other.execute("BEGIN IMMEDIATE")  # the write lock, as `data sync` in another process holds it
-        release = threading.Timer(8.0, lambda: other.execute("COMMIT"))
-        release.start()
+        session = open_session(r.cfg, KEYS, r.clock, mode="paper", dry_run=False, state_dir=tmp_path / "paper",
+                               refresh=data_refresh(r.cfg, r.clock))
+        other = sqlite3.connect(tmp_path / "store.sqlite", isolation_level=None)
         try:
-            session = open_session(r.cfg, KEYS, r.clock, mode="paper", dry_run=False, state_dir=tmp_path / "paper",
-                                   refresh=data_refresh(r.cfg, r.clock))
-            try:
-                PaperRunner(session.deps).wake()
-                health = session.deps.health
-            finally:
-                session.close()
+            other.execute("BEGIN IMMEDIATE")  # the write lock, as `data sync` in another process holds it
+            PaperRunner(session.deps).wake()
+            health = session.deps.health
         finally:
-            release.join()
+            other.execute("ROLLBACK")
             other.close()
+            session.close()
         posted = list(r.exchange.post_log)
         ledger = _ledger(r)
     outcome = ledger[("pre_open", "2024-07-11")]
