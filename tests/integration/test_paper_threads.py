@@ -23,6 +23,7 @@ from datastore.store import Store
 from emulator.faults import FaultRule
 from runner.compose import open_session
 from runner.paper import JOB_THREAD, PaperRunner, data_refresh
+from runner.status import collect_status
 from tests.integration.test_paper_support import KEYS, Rig, rig
 
 WEDNESDAY, THURSDAY = date(2024, 7, 10), date(2024, 7, 11)
@@ -104,11 +105,14 @@ def test_a_job_failing_on_the_worker_thread_is_counted_retried_and_shown(pack_st
             _wait(lambda: s.deps.health.jobs_failed >= 1, "the decision to fail")
             walltime.sleep(0.5)
             attempts_soon = s.deps.health.jobs_failed
+            seen = collect_status(r.cfg, KEYS, r.clock, offline=True, state_dir=s.deps.state_dir)  # `main.py status`
             r.server.faults.clear()
             r.move(_at(WEDNESDAY, 16, 34))  # past the retry delay: tried again, and this time it works
             _wait(lambda: ("decision", "2024-07-10") in _ledger(r), "the retried decision")
         health = s.deps.health
     assert attempts_soon == 1  # not retried every tick: once per RETRY_FAILED_AFTER
+    assert seen.health.state == "fresh" and seen.health.failing == ("decision 2024-07-10: 1 attempts",)
+    assert "failing (retried while still due): decision 2024-07-10: 1 attempts" in seen.attention
     assert health.last_error is not None and "decision 2024-07-10" in health.last_error
     assert health.extra["failing"] == {}  # cleared once it ran
     events = _rows(r, "SELECT kind FROM events WHERE kind='job_failed'")
