@@ -19,7 +19,7 @@ from broker.contract import BrokerError
 from clock import NEW_YORK, Clock, ManualClock
 from config.schema import AppConfig
 from runner.compose import MissingKeys, open_session, simulation_state_dir
-from runner.guards import AlreadyRunning
+from runner.guards import AlreadyRunning, StateRefused
 from runner.paper import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, PaperRunner
 from runner.schedule import next_fire_times
 
@@ -95,7 +95,7 @@ def simulate_command(cfg: AppConfig, env: Mapping[str, str], start: date, end: d
         setter(clock.now())
         run_id = f"simulate-{start:%Y%m%d}-{end:%Y%m%d}-{wall.now():%Y%m%dT%H%M%S}"
         session = open_session(cfg, env, clock, mode="simulate", dry_run=dry_run, run_id=run_id, state_dir=simulation_state_dir(cfg, run_id))
-    except (AlreadyRunning, MissingKeys, ValueError) as exc:
+    except (AlreadyRunning, MissingKeys, StateRefused, ValueError) as exc:
         return EXIT_BAD_INPUT, f"error: {exc}"
     except (BrokerError, OSError) as exc:
         return EXIT_FAILURE, f"error: cannot start: {type(exc).__name__}: {exc}"
