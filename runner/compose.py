@@ -138,12 +138,21 @@ def open_journal(state: Path) -> Journal:
     path = state / "paper.sqlite"
     refuse_lost_journal(state, path)
     try:
-        return Journal(path)
+        journal = Journal(path)
     except JournalError as exc:
         raise StateRefused(f"{exc}; refusing to start") from None
     except sqlite3.DatabaseError as exc:
         raise StateRefused(f"{path} cannot be read as a journal ({exc}): refusing to start; restore it from a backup, "
                            f"or move {state} aside to start a new session") from None
+    try:  # corrupt pages surface only when read: check every page now (milliseconds for a paper journal)
+        problems = [" ".join(str(row[0]).replace("*** in database main ***", "").split()) for row in journal.query("PRAGMA quick_check")]
+    except sqlite3.DatabaseError as exc:
+        problems = [str(exc)]
+    if problems != ["ok"]:
+        journal.close()
+        raise StateRefused(f"{path} is corrupt ({'; '.join(problems[:2])}): refusing to start; restore it from a backup, "
+                           f"or move {state} aside to start a new session")
+    return journal
 
 
 def open_session(

@@ -33,7 +33,7 @@ from journal.journal import JournalError, open_read_only, position_book
 from review.tables import text_table
 from runner.calendar import TradingCalendar
 from runner.compose import paper_state_dir
-from runner.guards import holder_pid, lock_held, read_heartbeat
+from runner.guards import StateRefused, holder_pid, lock_held, read_heartbeat, refuse_lost_journal
 from runner.schedule import DAILY_JOBS, HEARTBEAT_EVERY, due_jobs, upcoming
 
 STALE_HEARTBEAT = 3 * HEARTBEAT_EVERY
@@ -542,6 +542,11 @@ def collect_status(cfg: AppConfig, env: Mapping[str, str], clock: Clock, *, offl
     journal_path = state / "paper.sqlite"
     session_found = journal_path.exists()
     message = "" if session_found else f"no paper session has run in {state}: start one with `main.py paper`"
+    lost = ""
+    try:
+        refuse_lost_journal(state, journal_path)
+    except StateRefused as exc:  # what `paper` would refuse to start on: the status says so first
+        lost = str(exc)
     run: RunStatus | None = None
     decision: DecisionStatus | None = None
     rows: tuple[LedgerRow, ...] = ()
@@ -568,7 +573,9 @@ def collect_status(cfg: AppConfig, env: Mapping[str, str], clock: Clock, *, offl
     schedule = ScheduleStatus(next_jobs(now, cal), rows, pending)
     data = data_freshness(cfg, now)
     attention = _attention(process, health, run, holdings, schedule, data, broker_error)
-    if message and session_found:
+    if lost:
+        message = lost
+    if message and (session_found or lost):
         attention = (message, *attention)
     return PaperStatus(iso(now), str(state), session_found, message, process, health, run, decision, holdings, schedule, data, events,
                        attention)
