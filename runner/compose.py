@@ -7,10 +7,12 @@ network call (R06, R32). `open_session` returns a `Session` whose `close()` rele
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from backtest.inputs import decision_series
 from backtest.run import PROJECT_ROOT, code_version, config_hash
@@ -19,21 +21,21 @@ from broker.alpaca.clients import build_clients
 from broker.alpaca.reconcile import Reconciler
 from broker.alpaca.safety import EndpointGuard, KillSwitch
 from clock import Clock
-from config.loader import resolve_path, store_dir
+from config.loader import ConfigError, resolve_path, store_dir
 from config.schema import AppConfig
 from config.secrets import Secrets
 from datastore.pit import PitData
 from datastore.store import Store
-from journal.journal import Journal
+from journal.journal import Journal, JournalError
 from runner.calendar import Session as TradingSession
 from runner.calendar import TradingCalendar
-from runner.guards import Health, InstanceLock
+from runner.guards import Health, InstanceLock, StateRefused, refuse_lost_journal
 from runner.jobs import PaperDeps
+from runner.schedule import DAILY_JOBS
 from signals.build import build_snapshot, session_as_of, snapshot_history
 from signals.fomc import CalendarMeeting, load_schedule
 from signals.params import SignalParams
 from signals.snapshot import Snapshot
-from strategies.params import StrategyParams
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +49,12 @@ def paper_state_dir(cfg: AppConfig) -> Path:
 
 
 def simulation_state_dir(cfg: AppConfig, run_id: str) -> Path:
-    """Each simulation has its own state: its ledger and emulator account never mix with the paper trader's (R34)."""
-    return store_dir(cfg) / "simulations" / run_id
+    """Each simulation has its own state: its ledger and emulator account never mix with the paper trader's (R34).
+    `simulations/` itself is 0700 like every state directory."""
+    root = store_dir(cfg) / "simulations"
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    root.chmod(0o700)
+    return root / run_id
 
 
 class StoreSnapshots:
@@ -101,11 +107,62 @@ def check_keys(secrets: Secrets) -> None:
         raise MissingKeys(f"missing {', '.join(missing)} in the environment: set the Alpaca paper keys (they are read from the environment only)")
 
 
+def check_decision_time(cfg: AppConfig) -> None:
+    """The paper decision job fires at 16:30 New York time: a snapshot stamped later would claim data it cannot have."""
+    job = next(j for j in DAILY_JOBS if j.name == "decision")
+    if cfg.signals.decision_time > f"{job.at:%H:%M}":
+        raise ConfigError(f"signals.decision_time = {cfg.signals.decision_time!r} is after the paper decision job ({job.at:%H:%M} New York): "
+                          f"a paper or simulated session would decide on data it cannot have yet; set it to {job.at:%H:%M} or earlier")
+
+
+def effective_config(cfg: AppConfig, trading_url: str, *, mode: str, dry_run: bool) -> dict[str, Any]:
+    """What a session journals as its configuration: every section as parsed (defaults, variant file, `--set`), with
+    the trading URL the session really uses (APCA_API_BASE_URL wins), its mode and dry-run flag (R38)."""
+    doc = cfg.model_dump(mode="json")
+    doc["alpaca"]["trading_url"] = trading_url
+    doc.update({"mode": mode, "dry_run": dry_run})
+    return doc
+
+
+def fresh_run_id(journal: Journal, base: str) -> str:
+    """`base`, or `base-2`, `base-3`... when a run with that id exists (the clock stepped back, or two starts in one second)."""
+    run_id, n = base, 1
+    while journal.run(run_id) is not None:
+        n += 1
+        run_id = f"{base}-{n}"
+    return run_id
+
+
+def open_journal(state: Path) -> Journal:
+    """The state directory's journal; a lost, emptied, corrupt or newer one refuses the start in one line (R37)."""
+    path = state / "paper.sqlite"
+    refuse_lost_journal(state, path)
+    try:
+        journal = Journal(path)
+    except JournalError as exc:
+        raise StateRefused(f"{exc}; refusing to start") from None
+    except sqlite3.DatabaseError as exc:
+        raise StateRefused(f"{path} cannot be read as a journal ({exc}): refusing to start; restore it from a backup, "
+                           f"or move {state} aside to start a new session") from None
+    try:  # corrupt pages surface only when read: check every page now (milliseconds for a paper journal)
+        problems = [" ".join(str(row[0]).replace("*** in database main ***", "").split()) for row in journal.query("PRAGMA quick_check")]
+    except sqlite3.DatabaseError as exc:
+        problems = [str(exc)]
+    if problems != ["ok"]:
+        journal.close()
+        raise StateRefused(f"{path} is corrupt ({'; '.join(problems[:2])}): refusing to start; restore it from a backup, "
+                           f"or move {state} aside to start a new session")
+    return journal
+
+
 def open_session(
-    cfg: AppConfig, env: Mapping[str, str], clock: Clock, *, mode: str, dry_run: bool, strategy: StrategyParams | None = None,
+    cfg: AppConfig, env: Mapping[str, str], clock: Clock, *, mode: str, dry_run: bool,
     refresh: Callable[[Store, Secrets], None] | None = None, state_dir: Path | None = None, run_id: str | None = None,
 ) -> PaperSession:
-    """Lock, check keys, open the journal and the store, connect to the broker (bind + clock check), start a run."""
+    """Lock, check keys, open the journal and the store, connect to the broker (bind + clock check), start a run.
+
+    Every setting comes from `cfg` (the one parsed config: defaults, `--config` variant, `--set`), as for a backtest."""
+    check_decision_time(cfg)
     state = state_dir or paper_state_dir(cfg)
     lock = InstanceLock(state)
     lock.acquire()
@@ -113,18 +170,18 @@ def open_session(
     try:
         secrets = Secrets.from_env(env)
         check_keys(secrets)
-        journal = Journal(state / "paper.sqlite")
+        journal = open_journal(state)
         closers.append(journal.close)
         store = Store(store_dir(cfg) / "store.sqlite")
         closers.append(store.close)
-        strategy = strategy or StrategyParams()
+        strategy = cfg.strategy
         now = clock.now()
-        run_id = run_id or f"{mode}-{now:%Y%m%dT%H%M%S}"
+        run_id = run_id or fresh_run_id(journal, f"{mode}-{now:%Y%m%dT%H%M%S}")
         guard = EndpointGuard(live=cfg.alpaca.live, allow_live=secrets.allow_live)
         clients = build_clients(cfg.alpaca, secrets, guard=guard, wall=clock)
         broker = AlpacaBroker(clients, journal, run_id=run_id, clock=clock, guard=guard, sleep=clock.sleep, kill_switch=KillSwitch(state / "KILL"))
         broker.connect()
-        effective = {"strategy": strategy.model_dump(), "signals": cfg.signals.model_dump(), "mode": mode, "dry_run": dry_run}
+        effective = effective_config(cfg, clients.trading_url, mode=mode, dry_run=dry_run)
         kind = "paper" if mode == "paper" else "simulation"
         journal.start_run(run_id, kind=kind, label=f"{mode}{' --dry-run' if dry_run else ''}", created_at=now, config=effective,
                           config_hash=config_hash(effective), data_versions=store.versions(), code_version=code_version(PROJECT_ROOT))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
-from broker.contract import AccountView, OrderView, PositionView, exposure
+from broker.contract import AccountView, Halt, OrderView, PositionView, exposure
 from journal.journal import Journal
 from signals.snapshot import Snapshot
 from strategies.book import CONTRACT_SIZE, Book, OptionPosition, TargetPortfolio
@@ -88,9 +88,15 @@ def book_from_broker(
     account: AccountView, positions: Mapping[str, PositionView], open_orders: Sequence[OrderView], marks: Mapping[str, float],
     journal: Journal, day: date,
 ) -> Book:
-    """Cash and shares as they will be once working orders fill (R05), puts held, hedge spend and memory."""
+    """Cash and shares as they will be once working orders fill (R05), puts held, hedge spend and memory.
+
+    Short stock reaches the book as a negative quantity; a short option halts the session (R42)."""
+    written = sorted(s for s, p in positions.items() if p.asset_class == "option" and p.qty < 0)
+    if written:  # the playbook only buys puts: a written option has no rule to close it safely
+        raise Halt(f"the broker holds short options {', '.join(written)} that the playbook never sells: close them by hand, then restart")
     held = exposure({s: p for s, p in positions.items() if p.asset_class == "equity"}, [o for o in open_orders if len(o.symbol) <= 10])
-    shares = {s: int(q) for s, q in held.items() if int(q) > 0}
+    # Every share position reaches the book, short stock included (R42): `orders_to_reach` covers it at the next open.
+    shares = {s: int(q) for s, q in held.items() if int(q) != 0}
     options = tuple(o for o in (_option(p) for p in positions.values()) if o is not None)
     return Book(account.cash, shares, options, hedge_spend(journal, day), last_memory(journal), dict(marks))
 

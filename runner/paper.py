@@ -40,7 +40,7 @@ from config.schema import AppConfig
 from config.secrets import Secrets
 from datastore.store import Store
 from runner.compose import MissingKeys, open_session
-from runner.guards import AlreadyRunning, write_heartbeat
+from runner.guards import AlreadyRunning, StateRefused, write_heartbeat
 from runner.jobs import Jobs, PaperDeps
 from runner.schedule import DAILY_JOBS, HEARTBEAT_EVERY, RECONCILE_EVERY, Every
 
@@ -169,7 +169,7 @@ def paper_command(cfg: AppConfig, env: Mapping[str, str], clock: Clock, *, dry_r
     """`main.py paper [--dry-run]`: run until SIGTERM/SIGINT. Returns the process exit code; errors go to the log."""
     try:
         session = open_session(cfg, env, clock, mode="paper", dry_run=dry_run, refresh=refresh)
-    except (AlreadyRunning, MissingKeys) as exc:
+    except (AlreadyRunning, MissingKeys, StateRefused) as exc:
         log.error("%s", exc)
         return EXIT_BAD_INPUT
     except BrokerError as exc:

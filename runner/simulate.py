@@ -13,20 +13,19 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from urllib.parse import urlsplit
 
+from broker.alpaca.safety import connect_target, is_loopback
 from broker.contract import BrokerError
 from clock import NEW_YORK, Clock, ManualClock
 from config.schema import AppConfig
 from runner.compose import MissingKeys, open_session, simulation_state_dir
-from runner.guards import AlreadyRunning
+from runner.guards import AlreadyRunning, StateRefused
 from runner.paper import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, PaperRunner
 from runner.schedule import next_fire_times
 
 log = logging.getLogger(__name__)
 
 SetBrokerTime = Callable[[datetime], None]
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 LOOPBACK_REQUESTS_PER_MINUTE = 10_000
 
 
@@ -60,9 +59,8 @@ def simulate(runner: PaperRunner, clock: ManualClock, start: date, end: date, se
 
 def emulator_time_setter(base_url: str) -> SetBrokerTime:
     """Move a local emulator's clock through its control API (loopback only: never a real endpoint)."""
-    host = urlsplit(base_url).hostname or ""
-    if host not in LOOPBACK:
-        raise ValueError(f"--simulate moves the broker's clock: it needs a local emulator, not {host!r}")
+    if not is_loopback(base_url):  # read as the HTTP stack reads it: a URL two parsers disagree on is refused (R39)
+        raise ValueError(f"--simulate moves the broker's clock: it needs a local emulator, not {connect_target(base_url).host!r}")
 
     def set_time(at: datetime) -> None:
         body = json.dumps({"now": at.isoformat()}).encode()
@@ -89,13 +87,13 @@ def simulate_command(cfg: AppConfig, env: Mapping[str, str], start: date, end: d
     try:
         url = trading_url(cfg.alpaca, Secrets.from_env(env))
         setter = set_broker_time or emulator_time_setter(url)
-        if (urlsplit(url).hostname or "") in LOOPBACK:
+        if is_loopback(url):
             # Alpaca's 200 requests/min is not the local emulator's: pacing to it would make a simulated day take seconds.
             cfg = cfg.model_copy(update={"alpaca": cfg.alpaca.model_copy(update={"requests_per_minute": LOOPBACK_REQUESTS_PER_MINUTE})})
         setter(clock.now())
         run_id = f"simulate-{start:%Y%m%d}-{end:%Y%m%d}-{wall.now():%Y%m%dT%H%M%S}"
         session = open_session(cfg, env, clock, mode="simulate", dry_run=dry_run, run_id=run_id, state_dir=simulation_state_dir(cfg, run_id))
-    except (AlreadyRunning, MissingKeys, ValueError) as exc:
+    except (AlreadyRunning, MissingKeys, StateRefused, ValueError) as exc:
         return EXIT_BAD_INPUT, f"error: {exc}"
     except (BrokerError, OSError) as exc:
         return EXIT_FAILURE, f"error: cannot start: {type(exc).__name__}: {exc}"

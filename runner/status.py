@@ -12,7 +12,6 @@ and say so. Secrets are never part of the result: error texts are scrubbed of th
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import json
 import re
 import sqlite3
@@ -34,7 +33,7 @@ from journal.journal import JournalError, open_read_only, position_book
 from review.tables import text_table
 from runner.calendar import TradingCalendar
 from runner.compose import paper_state_dir
-from runner.guards import read_heartbeat
+from runner.guards import StateRefused, holder_pid, lock_held, read_heartbeat, refuse_lost_journal
 from runner.schedule import DAILY_JOBS, HEARTBEAT_EVERY, due_jobs, upcoming
 
 STALE_HEARTBEAT = 3 * HEARTBEAT_EVERY
@@ -282,22 +281,20 @@ def iso(instant: datetime) -> str:
 
 
 def probe_lock(state_dir: Path) -> ProcessStatus:
-    """Whether a paper trader holds `<state>/paper.lock`: a non-blocking shared flock, released at once."""
+    """Whether a paper trader holds the state directory's lock (`runner.guards.InstanceLock`): a shared flock, released
+    at once. `paper.lock` only names the holder's pid."""
     path = state_dir / "paper.lock"
+    if not state_dir.is_dir():
+        return ProcessStatus(False, None, str(path), "not running (no state directory: no paper trader has started here)")
     try:
-        fh = path.open("r")  # never "a+"/"w": the probe must not create or truncate the file
-    except FileNotFoundError:
-        return ProcessStatus(False, None, str(path), "not running (no lock file: no paper trader has started here)")
+        held = lock_held(state_dir)
     except OSError as exc:
-        return ProcessStatus(False, None, str(path), f"unknown: cannot open the lock file ({exc.strerror})")
-    with fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            text = fh.read().strip()
-            pid = int(text) if text.isdigit() else None
-            return ProcessStatus(True, pid, str(path), f"running (pid {pid if pid is not None else 'unknown'} holds the lock)")
-        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        return ProcessStatus(False, None, str(path), f"unknown: cannot open the state directory ({exc.strerror})")
+    if held:
+        pid = holder_pid(path)
+        return ProcessStatus(True, pid, str(path), f"running (pid {pid if pid is not None else 'unknown'} holds the lock)")
+    if not path.exists():
+        return ProcessStatus(False, None, str(path), "not running (no lock file: no paper trader has started here)")
     return ProcessStatus(False, None, str(path), "not running (the lock is free)")
 
 
@@ -554,6 +551,11 @@ def collect_status(cfg: AppConfig, env: Mapping[str, str], clock: Clock, *, offl
     journal_path = state / "paper.sqlite"
     session_found = journal_path.exists()
     message = "" if session_found else f"no paper session has run in {state}: start one with `main.py paper`"
+    lost = ""
+    try:
+        refuse_lost_journal(state, journal_path)
+    except StateRefused as exc:  # what `paper` would refuse to start on: the status says so first
+        lost = str(exc)
     run: RunStatus | None = None
     decision: DecisionStatus | None = None
     rows: tuple[LedgerRow, ...] = ()
@@ -580,7 +582,9 @@ def collect_status(cfg: AppConfig, env: Mapping[str, str], clock: Clock, *, offl
     schedule = ScheduleStatus(next_jobs(now, cal), rows, pending)
     data = data_freshness(cfg, now)
     attention = _attention(process, health, run, holdings, schedule, data, broker_error)
-    if message and session_found:
+    if lost:
+        message = lost
+    if message and (session_found or lost):
         attention = (message, *attention)
     return PaperStatus(iso(now), str(state), session_found, message, process, health, run, decision, holdings, schedule, data, events,
                        attention)

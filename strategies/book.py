@@ -45,10 +45,14 @@ class OptionPosition:
 
 @dataclass(frozen=True, slots=True)
 class Book:
-    """Cash, shares and option positions; premium paid recently (for the hedge budget); the playbook's memory."""
+    """Cash, shares and option positions; premium paid recently (for the hedge budget); the playbook's memory.
+
+    Shares may be negative: the playbook never sells short, but the broker can leave short stock behind (a put
+    exercised without the shares, R42). It stays in the book so equity is true (the short's value is owed), `decide`
+    treats it as no position, and `orders_to_reach` buys it back at the next open (see there)."""
 
     cash: float
-    shares: Mapping[str, int] = field(default_factory=dict)
+    shares: Mapping[str, int] = field(default_factory=dict)  # negative = short stock left by the broker
     options: tuple[OptionPosition, ...] = ()
     hedge_spend: tuple[tuple[date, float], ...] = ()  # (day, premium + fees paid) for each put purchase
     memory: Mapping[str, date] = field(default_factory=dict)
@@ -57,9 +61,6 @@ class Book:
     def __post_init__(self) -> None:
         if not math.isfinite(self.cash):
             raise ValueError(f"cash must be finite, got {self.cash}")
-        for symbol, qty in self.shares.items():
-            if qty < 0:
-                raise ValueError(f"{symbol}: short stock positions are not part of the playbook ({qty})")
 
     def price(self, symbol: str, prices: Mapping[str, float] | None = None) -> float:
         """`prices[symbol]` when given, else the book's last mark."""

@@ -54,7 +54,7 @@ def decide(snapshot: Snapshot, book: Book, params: StrategyParams) -> TargetPort
         return TargetPortfolio(day, regime, {}, _keep_all(book), ("no price for the traded ETF: hold everything",), memory, hold=True)
     marks = {**book.marks, symbol: spot}
     priced = Book(book.cash, book.shares, book.options, book.hedge_spend, book.memory, marks)
-    current = priced.weight(symbol)
+    current = max(0.0, priced.weight(symbol))  # short stock is no position for the playbook: orders_to_reach covers it
 
     plan = _plan(snapshot, current, memory, params)
     iwm = min(plan.iwm, params.max_iwm_weight)

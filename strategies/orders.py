@@ -5,6 +5,10 @@ close the gap: shares as market-on-open orders, puts as day limit orders around 
 Rules: an equity trade smaller than `rebalance_band` of equity is skipped (except selling a position out
 entirely); buys never take the estimated cash below `cash_buffer` of equity; held puts other than the target
 contract are sold. Applying the intents at `prices` and asking again yields no intents.
+
+Short stock (R42: the broker exercised a long put without the shares) is covered by this documented rule: the whole
+short is bought back market-on-open at the next open, first among the buys, never skipped by the rebalance band and
+never cut by the cash buffer (buying it back only removes risk); the target position is then built from zero as usual.
 """
 
 from __future__ import annotations
@@ -74,9 +78,15 @@ def orders_to_reach(target: TargetPortfolio, book: Book, prices: Mapping[str, fl
 
     # Shares: whole shares toward weight x equity; small trades skipped, selling out never skipped.
     buys: list[tuple[str, int]] = []
+    covers: list[OrderIntent] = []
     for symbol in sorted(set(target.weights) | {s for s, q in book.shares.items() if q}):
         price = book.price(symbol, prices)
         held = book.shares.get(symbol, 0)
+        if held < 0:
+            why_cover = f"cover short {symbol}: short stock is not part of the playbook"
+            covers.append(OrderIntent(day, symbol, "equity", "buy", -held, "market_on_open", why_cover, leg=1))
+            cash -= -held * price
+            held = 0
         weight = target.weight(symbol)
         want = math.floor(weight * equity / price) if weight > 0 and equity > 0 else 0
         diff = want - held
@@ -96,4 +106,4 @@ def orders_to_reach(target: TargetPortfolio, book: Book, prices: Mapping[str, fl
             continue
         available -= qty * price
         share_buys.append(OrderIntent(day, symbol, "equity", "buy", qty, "market_on_open", f"{symbol} to {target.weight(symbol):.0%}: {why}"))
-    return sells + option_buys + share_buys
+    return sells + covers + option_buys + share_buys

@@ -9,7 +9,7 @@ gets a `GuardedTransport` mounted for http:// and https:// (the transport-adapte
   429 (R15);
 - answers 429 and 5xx itself by raising `TransportStatusError`, so the SDK never retries an order POST behind our
   back: whether an order went through is decided by lookup in the adapter (R02);
-- runs the live-endpoint guard on every state-changing request, on the URL actually used (R33).
+- runs the live-endpoint guard on every request (each carries the keys), on the URL actually used (R33, R39).
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ class GuardedTransport(HTTPAdapter):
     def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Any = None, verify: Any = True,
              cert: Any = None, proxies: Any = None) -> requests.Response:
         method = request.method or "GET"
-        if self._guard is not None and method != "GET":
+        if self._guard is not None:  # reads carry the keys too
             self._guard(method, request.url or "")
         self._limiter.acquire()
         response = super().send(request, stream=stream, timeout=timeout or self._timeouts, verify=verify, cert=cert, proxies=proxies)

@@ -9,9 +9,13 @@ Run it before any strategy job and every few minutes in the session. One pass:
 3. Every order created since the last sync: ours are recorded, others are adopted as external (an outside event).
 4. Activities since the last sync: fills of our orders go to the fills table (deduplicated by execution id);
    fills of external orders and option expiry / exercise / assignment become outside events with position deltas.
-5. Positions: the journal's book (our fills plus outside deltas) is compared with Alpaca's; a difference that is not
+5. Fills that never came: an order Alpaca reports finished (filled, canceled, expired) with a filled_qty the journal's
+   fills fall short of, `fill_grace` after it finished, gets the missing quantity as one synthetic fill at the
+   order's average price, journaled with a `fill_repair` event; a fill activity for it arriving later is then not
+   counted twice. Orders still working keep waiting for their fills.
+6. Positions: the journal's book (our fills plus outside deltas) is compared with Alpaca's; a difference that is not
    explained by fills still on their way is repaired with a `position_adjustment` event (and logged loudly).
-6. A `reconcile` event stores the sync cursor for the next pass.
+7. A `reconcile` event stores the sync cursor for the next pass.
 """
 
 from __future__ import annotations
@@ -43,14 +47,15 @@ class ReconcileReport:
     outside_events: list[str] = field(default_factory=list)
     adjustments: dict[str, float] = field(default_factory=dict)
     positions: dict[str, float] = field(default_factory=dict)
+    fill_repairs: list[str] = field(default_factory=list)
 
 
 class Reconciler:
     def __init__(self, broker: AlpacaBroker, *, lookback: timedelta = timedelta(days=7), overlap: timedelta = timedelta(hours=1),
-                 unsent_after: timedelta = timedelta(minutes=10)) -> None:
+                 unsent_after: timedelta = timedelta(minutes=10), fill_grace: timedelta = timedelta(minutes=15)) -> None:
         self.broker = broker
         self.journal = broker.journal
-        self.lookback, self.overlap, self.unsent_after = lookback, overlap, unsent_after
+        self.lookback, self.overlap, self.unsent_after, self.fill_grace = lookback, overlap, unsent_after, fill_grace
 
     def run(self) -> ReconcileReport:
         b = self.broker
@@ -64,12 +69,13 @@ class Reconciler:
         owners = self._owners()
         for act in b.reads.activities(cursor):
             self._activity(act, owners, report)
+        self._repair_missing_fills(now, report)
         positions = b.positions()
         report.positions = {s: p.qty for s, p in positions.items()}
         self._compare(report.positions, report)
         self.journal.record_event(b.run_id, at=now, kind="reconcile", message="reconciled with Alpaca", detail={
             "synced_until": now.isoformat(), "orders_updated": len(report.orders_updated), "fills_added": report.fills_added,
-            "external_orders": report.external_orders, "adjustments": report.adjustments,
+            "external_orders": report.external_orders, "adjustments": report.adjustments, "fill_repairs": report.fill_repairs,
         })
         log.info("reconciled: %d orders updated, %d fills, %d outside events, adjustments %s", len(report.orders_updated),
                  report.fills_added, len(report.outside_events), report.adjustments or "none")
@@ -135,6 +141,8 @@ class Reconciler:
             sign = 1 if act.side == "buy" else -1
             cid = owners.get(act.order_id or "")
             if cid is not None and act.side is not None and act.price is not None:
+                if self._repaired_already(cid, act):
+                    return
                 if self.journal.record_fill(b.run_id, execution_id=act.id, client_order_id=cid, symbol=act.symbol, side=act.side,
                                             qty=act.qty, price=act.price, fees=0.0, at=at):
                     report.fills_added += 1
@@ -167,6 +175,54 @@ class Reconciler:
     def local_positions(self) -> dict[str, float]:
         """The journal's book: our fills plus every outside delta."""
         return self.journal.position_book()
+
+    def _shortfalls(self) -> list[Any]:
+        """Orders whose latest state reports more filled than the journal's fills hold: (cid, symbol, side, status,
+        filled, avg price, at of that state, qty held in fills, value of those fills)."""
+        return self.journal.query(
+            "SELECT i.client_order_id AS cid, i.symbol AS symbol, i.side AS side, e.status AS status, e.filled_qty AS filled,"
+            " e.filled_avg_price AS avg, e.at AS at,"
+            " (SELECT COALESCE(SUM(qty), 0) FROM fills f WHERE f.client_order_id = i.client_order_id) AS got,"
+            " (SELECT COALESCE(SUM(qty * price), 0) FROM fills f WHERE f.client_order_id = i.client_order_id) AS got_value "
+            "FROM intents i JOIN order_events e ON e.seq = (SELECT MAX(seq) FROM order_events WHERE client_order_id = i.client_order_id) "
+            "WHERE e.filled_qty > (SELECT COALESCE(SUM(qty), 0) FROM fills f WHERE f.client_order_id = i.client_order_id) + 1e-9"
+        )
+
+    def _repair_missing_fills(self, now: datetime, report: ReconcileReport) -> None:
+        """A finished order's fills that have not come `fill_grace` after it finished: book them from its filled_qty."""
+        b = self.broker
+        for row in self._shortfalls():
+            finished = datetime.fromisoformat(str(row["at"]).replace("Z", "+00:00"))
+            if row["status"] not in TERMINAL or now - finished < self.fill_grace:
+                continue
+            cid, filled, got = str(row["cid"]), float(row["filled"]), float(row["got"])
+            missing = filled - got
+            avg = float(row["avg"]) if row["avg"] is not None else None
+            if avg is None or avg <= 0:
+                raise Halt(f"{cid} is {row['status']} with {filled:g} filled but Alpaca gives no average price and the journal holds "
+                           f"{got:g}: its fills cannot be repaired; check the order by hand")
+            price = max((filled * avg - float(row["got_value"])) / missing, 0.0)  # what the missing part must have cost
+            self.journal.record_fill(b.run_id, execution_id=f"repair:{cid}", client_order_id=cid, symbol=str(row["symbol"]),
+                                     side=str(row["side"]), qty=missing, price=round(price, 6), fees=0.0, at=now, synthetic=True)
+            message = f"fill_repair {cid} {row['side']} {missing:g} {row['symbol']} @ {price:.4f}: Alpaca reports it {row['status']} " \
+                      f"with {filled:g} filled, its fill activities never came"
+            self.journal.record_event(b.run_id, at=now, kind="fill_repair", message=message,
+                                      detail={"client_order_id": cid, "qty": missing, "price": price, "filled_qty": filled, "fills_held": got})
+            report.fill_repairs.append(cid)
+            log.error("%s", message)
+
+    def _repaired_already(self, cid: str, act: ActivityView) -> bool:
+        """A late fill activity of an order whose missing fills were repaired: already booked, do not count it twice."""
+        if not self.journal.query("SELECT 1 FROM fills WHERE execution_id=?", (f"repair:{cid}",)):
+            return False
+        if self.journal.query("SELECT 1 FROM fills WHERE execution_id=?", (act.id,)) or self.journal.query(
+                "SELECT 1 FROM events WHERE kind='late_fill' AND json_extract(detail_json, '$.execution_id') = ?", (act.id,)):
+            return True
+        self.journal.record_event(self.broker.run_id, at=self.broker.clock.now(), kind="late_fill",
+                                  message=f"fill {act.id} of {cid} arrived after its repair: not counted again",
+                                  detail={"client_order_id": cid, "execution_id": act.id, "qty": act.qty, "price": act.price})
+        log.warning("fill %s of %s arrived after its repair: not counted again", act.id, cid)
+        return True
 
     def _fills_pending(self) -> set[str]:
         """Symbols with an order whose broker filled_qty is ahead of the fills we hold (fill activities still to come)."""

@@ -2,7 +2,7 @@
 
 - `EndpointGuard`: the paper endpoint or loopback only, unless the live flag *and* CUTCYCLE_ALLOW_LIVE=1 are both
   given; checked on the URL actually in use (alpaca-py's url_override silently beats paper=True), at start-up,
-  on every submit and on every state-changing HTTP request (R33).
+  on every submit and on every HTTP request (R33), with the host read as urllib3 reads it (`connect_target`, R39).
 - `KillSwitch`: a file whose presence stops all orders (R18).
 - `check_prices`, `check_fills`, `check_equity_jump`, `check_positions`: sanity stops (R18).
 - `check_clock_skew`: local clock vs Alpaca's /v2/clock (R19).
@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from broker.contract import AccountView, Halt, OrderView, PositionView, SkipCycle
 from clock import NEW_YORK, ensure_utc
@@ -33,6 +37,64 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 OPTION_MULTIPLIER = 100
 
 
+_HOST_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$")
+_DOTTED_QUAD = re.compile(r"^(?:0|[1-9][0-9]{0,2})(?:\.(?:0|[1-9][0-9]{0,2})){3}$")
+_NUMERIC_LABEL = re.compile(r"^(?:[0-9]+|0x[0-9a-f]*)$")  # a last label like this makes the host an IPv4 address (WHATWG)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a URL really connects: what urllib3 (under requests and alpaca-py) will open."""
+
+    scheme: str
+    host: str  # lower case; an IPv6 address without brackets
+    port: int | None
+
+
+def connect_target(url: str) -> Target:
+    """The scheme, host and port the HTTP stack connects to, or Halt for any URL that is not plainly one thing (R39).
+
+    The host is read by urllib3's parser, the one requests uses to connect; a URL is refused when it has userinfo,
+    a backslash, whitespace or control characters, percent-encoding or odd dots in the host, a numeric host that is
+    not a plain dotted quad (127.1, 0x7f.0.0.1, 2130706433), or when Python's urlsplit reads a different scheme, host
+    or port: `http://api.alpaca.markets\\@127.0.0.1` is loopback to urlsplit and api.alpaca.markets to urllib3."""
+
+    def refuse(why: str) -> Halt:
+        return Halt(f"refusing endpoint URL {url!r}: {why}")
+
+    if any(c.isspace() or not c.isprintable() for c in url) or "\\" in url:
+        raise refuse("it holds a backslash, whitespace or a control character, which HTTP parsers read differently")
+    try:
+        ours, theirs = parse_url(url), urlsplit(url)
+        their_port = theirs.port
+    except (LocationParseError, ValueError) as exc:
+        raise refuse(f"it does not parse ({exc})") from None
+    scheme = (ours.scheme or "").lower()
+    if scheme not in ("http", "https"):
+        raise refuse("only http:// and https:// are allowed")
+    if ours.auth is not None or "@" in theirs.netloc or theirs.username is not None:
+        raise refuse("user info (user:password@) in the host part is never allowed")
+    raw = ours.host or ""
+    host = raw[1:-1].lower() if raw.startswith("[") and raw.endswith("]") else raw.lower()
+    if not host or "%" in host:
+        raise refuse("the host is empty or percent-encoded")
+    if raw.startswith("["):
+        if host != "::1":
+            raise refuse("the only IPv6 host allowed is [::1]")
+    elif not _HOST_NAME.match(host):
+        raise refuse("the host has odd dots or characters")
+    elif _NUMERIC_LABEL.match(host.rsplit(".", 1)[-1]) and not (_DOTTED_QUAD.match(host) and all(int(o) <= 255 for o in host.split("."))):
+        raise refuse("a numeric host must be a plain dotted quad")
+    if (theirs.scheme.lower(), (theirs.hostname or "").lower(), their_port) != (scheme, host, ours.port):
+        raise refuse(f"parsers disagree on where it goes ({theirs.hostname!r} vs {host!r})")
+    return Target(scheme, host, ours.port)
+
+
+def is_loopback(url: str) -> bool:
+    """Whether the URL connects to this machine (Halt for a URL two parsers read differently)."""
+    return connect_target(url).host in LOOPBACK_HOSTS
+
+
 @dataclass(frozen=True, slots=True)
 class EndpointGuard:
     """Allows the paper endpoint and loopback; any other host needs `live` and `allow_live` (the env opt-in)."""
@@ -41,24 +103,24 @@ class EndpointGuard:
     allow_live: bool = False
 
     def check(self, url: str) -> None:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
+        target = connect_target(url)
+        host = target.host
         if host in LOOPBACK_HOSTS:
             return
         if host in PAPER_HOSTS or host in DATA_HOSTS:
-            if parts.scheme != "https":
-                raise Halt(f"refusing {parts.scheme}:// to {host}: Alpaca endpoints need https")
+            if target.scheme != "https":
+                raise Halt(f"refusing {target.scheme}:// to {host}: Alpaca endpoints need https")
             return
         if self.live and self.allow_live:
             log.warning("LIVE endpoint in use: %s", host)
             return
         raise Halt(
-            f"refusing endpoint {host or url!r}: only the paper endpoint or loopback are allowed unless alpaca.live = true "
+            f"refusing endpoint {host!r}: only the paper endpoint or loopback are allowed unless alpaca.live = true "
             "and CUTCYCLE_ALLOW_LIVE=1 are both set"
         )
 
     def check_request(self, method: str, url: str) -> None:
-        """Transport hook: every state-changing request goes to an allowed host."""
+        """Transport hook: every request (each carries the keys) goes to an allowed host."""
         self.check(url)
 
 

@@ -130,3 +130,33 @@ def test_unexplained_position_is_repaired_to_alpacas(rig: Rig) -> None:
     report = rig.reconciler.run()
     assert report.adjustments == {"SPY": 5} and rig.reconciler.local_positions() == {"SPY": 5}
     assert rig.reconciler.run().adjustments == {}
+
+
+def test_a_filled_order_whose_fills_never_came_is_repaired_from_its_filled_qty(rig: Rig) -> None:
+    """An order Alpaca reports filled whose fill activities never arrive: after the grace the missing quantity is booked
+    from the order's filled_qty and average price as a journaled repair, and a fill activity arriving later is not
+    counted twice. Before the repair the journal's position would have stayed short of Alpaca's for good."""
+    intent = moo(qty=9)
+    rig.broker.submit(intent)
+    rig.advance(new_york("2026-03-03", "10:00"))
+    lost = [a for a in rig.exchange.activities if a.activity_type == "FILL"]
+    rig.exchange.activities[:] = [a for a in rig.exchange.activities if a.activity_type != "FILL"]
+    first = rig.reconciler.run()
+    assert rig.journal.order_state(intent.client_order_id)["status"] == "filled"  # type: ignore[index]
+    assert first.fill_repairs == [] and first.adjustments == {}  # within the grace: the fills may still come
+    assert rig.reconciler.local_positions() == {}
+    rig.advance(new_york("2026-03-03", "10:20"))
+    second = rig.reconciler.run()
+    assert second.fill_repairs == [intent.client_order_id] and second.adjustments == {}
+    assert rig.reconciler.local_positions() == {"IWM": 9} == second.positions
+    [fill] = rig.journal.query("SELECT qty, price, synthetic FROM fills")
+    order = rig.exchange.orders[next(iter(rig.exchange.orders))]
+    assert (fill["qty"], fill["synthetic"]) == (9, 1) and fill["price"] == pytest.approx(order.filled_avg_price)
+    [repair] = rig.journal.query("SELECT message FROM events WHERE kind='fill_repair'")
+    assert repair["message"].startswith(f"fill_repair {intent.client_order_id} buy 9 IWM")
+    rig.exchange.activities.extend(lost)  # the lost fill shows up after all
+    for _ in range(2):
+        late = rig.reconciler.run()
+        assert late.fills_added == 0 and late.adjustments == {} and late.fill_repairs == []
+    assert rig.reconciler.local_positions() == {"IWM": 9}
+    assert len(rig.journal.query("SELECT 1 FROM events WHERE kind='late_fill'")) == 1

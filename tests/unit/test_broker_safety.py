@@ -6,6 +6,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+import requests
+from urllib3.util import parse_url
 
 from broker.alpaca.safety import (
     EndpointGuard,
@@ -17,6 +19,7 @@ from broker.alpaca.safety import (
     check_order_window,
     check_positions,
     check_prices,
+    connect_target,
 )
 from broker.contract import AccountView, Halt, OrderView, PositionView, SkipCycle, exposure, later_status
 from clock import new_york
@@ -42,6 +45,34 @@ def test_endpoint_guard(url: str, live: bool, allow: bool, ok: bool) -> None:
     else:
         with pytest.raises(Halt):
             guard.check(url)
+
+
+# R39: forms two URL parsers read differently, or that hide the host: refused even with the live opt-in.
+AMBIGUOUS = [
+    "http://api.alpaca.markets\\@127.0.0.1:8765",  # urlsplit: 127.0.0.1; urllib3/requests: api.alpaca.markets
+    "http://api.alpaca.markets\\@127.0.0.1:8765/v2/account",
+    "http://127.0.0.1:8765@api.alpaca.markets/",  # userinfo that looks like a host
+    "http://user:pw@127.0.0.1:8765", "http://127.0.0.1%2F@api.alpaca.markets", "http://127.0.0.1%2e1/",
+    "http://127.1:8765", "http://0x7f.0.0.1:8765", "http://2130706433:8765", "http://017.0.0.1:8765", "http://127.0.0.256/",
+    "http://localhost.:8765", "http://.localhost:8765", "https://paper-api..alpaca.markets", "https://paper-api.alpaca.markets.",
+    "http://127.0.0.1 :8765", "http://127.0.0.1\t:8765", "http://[::ffff:127.0.0.1]:8765", "ftp://127.0.0.1/", "http:///v2",
+]
+
+
+@pytest.mark.parametrize("url", AMBIGUOUS)
+def test_urls_two_parsers_may_read_differently_are_refused(url: str) -> None:
+    for guard in (EndpointGuard(), EndpointGuard(live=True, allow_live=True)):
+        with pytest.raises(Halt, match="refusing endpoint URL"):
+            guard.check(url)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8765/v2/orders?status=all", "http://[::1]:9/", "http://LOCALHOST:1",
+                                 "https://paper-api.alpaca.markets/v2/account", "https://data.alpaca.markets:443/v2/stocks/bars"])
+def test_the_guard_reads_the_host_the_http_stack_connects_to(url: str) -> None:
+    target = connect_target(url)
+    prepared = parse_url(requests.Request("GET", url).prepare().url)  # what requests hands to urllib3's pool
+    assert target.host == (prepared.host or "").strip("[]").lower() and target.port == prepared.port
+    EndpointGuard().check(url)
 
 
 def test_kill_switch(tmp_path: Path) -> None:

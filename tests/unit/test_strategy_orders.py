@@ -85,6 +85,28 @@ def test_resolve_puts_uses_the_shared_selection_rule() -> None:
     assert resolve_puts(t, [], DAY).puts is None
 
 
+def test_short_stock_left_by_an_exercised_put_is_covered_first_whatever_the_cash() -> None:
+    """R42: long IWM puts exercised without shares leave IWM -200 and the sale's cash. The book's equity is the true one
+    (cash minus what the short owes), the playbook sees no IWM, and the whole short is bought back at the next open before
+    the target is built, even when the cash buffer would stop an ordinary buy."""
+    book = Book(100_000.0 + 200 * 240.0, {"IWM": -200}, marks={"IWM": 240.0})
+    assert book.equity() == 100_000.0
+    intents = orders_to_reach(target({"IWM": 0.5}), book, {"IWM": 240.0})
+    assert [(i.side, i.qty, i.reason.split(":")[0]) for i in intents] == [("buy", 200, "cover short IWM"), ("buy", 208, "IWM to 50%")]
+    assert len({i.client_order_id for i in intents}) == 2
+    after = apply(book, intents, {"IWM": 240.0})
+    assert after.shares == {"IWM": 208} and orders_to_reach(target({"IWM": 0.5}), after, {"IWM": 240.0}) == []
+    broke = Book(1_000.0, {"IWM": -200}, marks={"IWM": 240.0})  # equity negative: no buy is affordable, the cover still goes
+    assert [(i.side, i.qty) for i in orders_to_reach(target({"IWM": 0.0}), broke, {"IWM": 240.0})] == [("buy", 200)]
+
+
+def test_decide_sees_short_stock_as_no_position() -> None:
+    entry = ScriptedDay(DAY, "recession_risk", "on_hold", DAY - timedelta(days=30), 40, False)
+    snap = scripted_snapshots([DAY], {DAY: 240.0}, {DAY: 20.0}, [entry], bill_rate=3.0)[0]
+    t = decide(snap, Book(148_000.0, {"IWM": -200}, marks={"IWM": 240.0}), P)
+    assert t.weights["IWM"] == 0.0  # "cut to at most the cap" of a short is no IWM, never a negative weight
+
+
 def test_hold_target_trades_nothing() -> None:
     t = TargetPortfolio(DAY, "neutral", {}, None, ("no price",), hold=True)
     assert orders_to_reach(t, Book(1_000.0, {"IWM": 10}), {"IWM": 10.0}) == []
@@ -97,7 +119,7 @@ weights_st = st.tuples(st.floats(0.0, 1.0), st.floats(0.0, 1.0)).map(lambda w: (
 @settings(max_examples=300, deadline=None)
 @given(
     cash=st.floats(0.0, 1_000_000.0),
-    iwm=st.integers(0, 5_000),
+    iwm=st.integers(-3_000, 5_000),  # negative: short stock the broker left (a put exercised without shares, R42)
     spy=st.integers(0, 2_000),
     iwm_price=prices_st,
     spy_price=prices_st,
@@ -134,7 +156,7 @@ phases = st.sampled_from(["tightening", "on_hold", "cutting_early", "pause", "cu
     close=st.floats(10.0, 400.0),
     vix=st.floats(9.0, 90.0),
     cash=st.floats(0.0, 500_000.0),
-    shares=st.integers(0, 3_000),
+    shares=st.integers(-3_000, 3_000),
     days_to_meeting=st.one_of(st.none(), st.integers(0, 120)),
     expected=st.one_of(st.none(), st.booleans()),
     budget_spent=st.floats(0.0, 20_000.0),
