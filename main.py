@@ -57,6 +57,12 @@ class App:
             self._store = store
         return self._store
 
+    def derivations(self) -> Any:
+        """Each series' release derivation: the pack's release record, the rules, the calendar (datastore.releases)."""
+        from datastore.releases import load_derivations
+
+        return load_derivations(self.cfg.series, self.cfg.release_calendar, pack_dir(self.cfg, self.env))
+
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
@@ -143,7 +149,7 @@ def cmd_data_status(app: App, args: argparse.Namespace) -> int:
     from datastore.status import data_status
 
     now = end_of_day(parse_day(args.as_of)) if args.as_of else app.clock.now()
-    rows = data_status(app.store(), app.cfg, now)
+    rows = data_status(app.store(), app.cfg, now, app.derivations())
     if args.json:
         print_json(
             {
@@ -187,7 +193,8 @@ def cmd_data_sync(app: App, args: argparse.Namespace) -> int:
         return build_clients(app.cfg.alpaca, app.secrets, guard=guard, wall=app.clock).stock_data
 
     report = sync_all(
-        app.store(), app.cfg, app.secrets, app.clock, bars_client=bars_client, fred_series=args.series or None, symbols=args.symbols or None
+        app.store(), app.cfg, app.secrets, app.clock, bars_client=bars_client, fred_series=args.series or None, symbols=args.symbols or None,
+        derivations=app.derivations(),
     )
     for line in report.lines:
         print(line)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import math
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -235,3 +236,55 @@ def read_meetings(pack: Path) -> MeetingsFile:
         lines.append(line)
     _check_order([m.day for m in meetings], lines, path, "FOMC")
     return MeetingsFile(path, file_sha256(path), meetings)
+
+
+RELEASE_COLUMNS = ["release", "reference_period", "published_date", "published_time_et", "source"]
+_ONLY = re.compile(r"\.?\s*((?:[A-Z0-9]+)(?:\s*(?:,|and)\s*[A-Z0-9]+)*) only\W*$")
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseRow:
+    """One publication from the record: a reference period, its date and New York time (None = not recorded)."""
+
+    period: date
+    published: date
+    time: str | None
+    only: frozenset[str] | None  # the row covers only these series ("PAYEMS only"), None = every series of the release
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseFile:
+    release: str
+    path: Path
+    sha256: str
+    rows: list[ReleaseRow]
+
+
+def _period(text: str, path: Path, series: str, line: int) -> date:
+    raw = text.strip()
+    if len(raw) == 7:
+        raw += "-01"
+    return _parse_date(raw, path, series, line)
+
+
+def read_releases(pack: Path, release: str) -> ReleaseFile:
+    """Read `releases/<release>.csv`: release,reference_period (YYYY-MM or a week's date),published_date,published_time_et,source."""
+    path = pack / "releases" / f"{release}.csv"
+    _, body = _rows(path, release, RELEASE_COLUMNS)
+    rows: list[ReleaseRow] = []
+    for line, row in body:
+        if len(row) != len(RELEASE_COLUMNS):
+            raise DataError(f"expected {len(RELEASE_COLUMNS)} columns, got {len(row)}", path=str(path), series=release, line=line)
+        period = _period(row[1], path, release, line)
+        published = _parse_date(row[2], path, release, line)
+        if published < period:
+            raise DataError(f"published {published} before its period {period}", path=str(path), series=release, line=line)
+        time = row[3].strip() or None
+        if time is not None and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", time):
+            raise DataError(f"bad time {time!r} (expected HH:MM New York time)", path=str(path), series=release, line=line)
+        match = _ONLY.search(row[4].strip())
+        only = frozenset(re.split(r"\s*(?:,|and)\s*", match.group(1))) if match else None
+        rows.append(ReleaseRow(period, published, time, only, line))
+    _check_order([r.period for r in rows], [r.line for r in rows], path, release)
+    return ReleaseFile(release, path, file_sha256(path), rows)
