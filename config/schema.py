@@ -152,6 +152,7 @@ class PriceSpec(Frozen):
     kind: Literal["etf", "index"] = Field(description="tradable ETF or index level")
     dividend_adjusted: bool = Field(description="true when open/high/low/close include dividends (total return)")
     close_time: str = Field(default="16:00", description="New York time a regular session's bar is final")
+    reference: str = Field(default="", description="an index in [prices] this ETF must move with at import (IWM: RUT): a split-like gap check")
     _t = field_validator("close_time")(_check_hhmm)
 
 

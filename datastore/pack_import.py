@@ -20,6 +20,7 @@ import pandas as pd
 from config.schema import AppConfig, LabelOnly
 from datastore.errors import DataError
 from datastore.pack import file_sha256, read_meetings, read_prices, read_series
+from datastore.price_checks import check_prices
 from datastore.releases import LabelOnlySeries, SeriesDerivation, load_derivations, stored_available_at
 from datastore.sessions import close_instants
 from datastore.store import Store
@@ -72,6 +73,7 @@ def import_pack(store: Store, cfg: AppConfig, pack: Path, fetched_at: datetime) 
         return ImportResult([], [*cfg.series, *cfg.prices, "FOMC"], [], rederived)
     series_files = [read_series(pack, sid, spec) for sid, spec in cfg.series.items()]
     price_files = [read_prices(pack, sym, spec) for sym, spec in cfg.prices.items()]
+    check_prices({pf.symbol: pf for pf in price_files}, cfg.prices)
     meetings = read_meetings(pack)
 
     imported: list[str] = []
