@@ -61,7 +61,7 @@ class App:
         """Each series' release derivation: the pack's release record, the rules, the calendar (datastore.releases)."""
         from datastore.releases import load_derivations
 
-        return load_derivations(self.cfg.series, self.cfg.release_calendar, pack_dir(self.cfg, self.env))
+        return load_derivations(self.cfg.series, self.cfg.release_calendar, pack_dir(self.cfg, self.env), self.store().release_dates())
 
     def close(self) -> None:
         if self._store is not None:

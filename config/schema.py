@@ -200,6 +200,9 @@ class FredConfig(Frozen):
     max_attempts: int = Field(ge=1, le=10, description="attempts per request on 429/5xx/timeouts")
     backoff_seconds: float = Field(ge=0, le=60, description="first back-off; doubles each retry")
     vintages: bool = Field(description="fetch ALFRED vintages so available_at is the real first release")
+    release_dates: bool = Field(
+        default=True, description="for series with a release record: also fetch each period's first-release day from ALFRED (vintage dates)"
+    )
     series: list[str] = Field(description="series `data sync` fetches")
 
 

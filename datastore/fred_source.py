@@ -33,6 +33,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from functools import partial
 from http.client import HTTPException, IncompleteRead, RemoteDisconnected
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, quote, urlsplit
@@ -423,6 +424,55 @@ def fetch_series(client: FredClient, series_id: str, spec: Derives, clock: Clock
         return replace(fetch_latest(client, series_id, spec, clock), note=note)
 
 
+MAX_VINTAGE_DATES = 2000  # ALFRED's limit on vintage dates in one real-time range
+
+
+def first_releases(frame: pd.DataFrame, clipped_at: date | None) -> dict[date, date]:
+    """Period -> the day of its first non-missing vintage, from fredapi's all-releases frame.
+
+    A '.' vintage is not a publication (ALFRED serves October 2025 CPI as '.'). With a real-time window that starts
+    after the series' first vintage (`clipped_at`), a period whose first vintage falls on the window's start may have
+    been published earlier: it is left out rather than dated late or early.
+    """
+    if frame.empty:
+        return {}
+    periods = pd.to_datetime(frame["date"]).dt.date
+    starts = pd.to_datetime(frame["realtime_start"]).dt.date
+    values = pd.to_numeric(frame["value"], errors="coerce").astype(float)
+    first: dict[date, date] = {}
+    for period, start, value in zip(periods, starts, values, strict=True):
+        if math.isnan(value):
+            continue
+        if period not in first or start < first[period]:
+            first[period] = start
+    return {p: d for p, d in first.items() if clipped_at is None or d > clipped_at}
+
+
+def fetch_first_releases(client: FredClient, series_id: str) -> dict[date, date]:
+    """Each period's first publication day from ALFRED: the series' vintage dates (`get_series_vintage_dates`), then
+    its observations over the last 2,000 of them (`get_series_all_releases`), each period dated by its first vintage.
+
+    Vintage dates alone cannot tell a new period from a revision (CPI's seasonal-factor days are vintages too), so
+    the observations decide which period a vintage first published.
+    """
+    vintage_dates = _parsed(client, series_id, lambda: client.get_series_vintage_dates(series_id))
+    days = sorted(pd.Timestamp(v).date() for v in vintage_dates)
+    if not days:
+        return {}
+    limit = MAX_VINTAGE_DATES
+    while limit >= 1:
+        start = days[max(0, len(days) - limit)]
+        try:
+            frame: pd.DataFrame = _parsed(client, series_id, partial(client.get_series_all_releases, series_id, realtime_start=start.isoformat()))
+        except SourceConfigError as exc:
+            if not too_many_vintages(str(exc)):
+                raise
+            limit //= 2  # a server with a smaller limit than ALFRED's documented 2,000: halve the window and ask again
+            continue
+        return first_releases(frame, start if start > days[0] else None)
+    raise DataError(f"ALFRED kept refusing {limit} vintage dates", series=series_id)
+
+
 # -- sync into the store ---------------------------------------------------------------------------------------------
 
 
@@ -439,9 +489,11 @@ class SyncResult:
     message: str = ""  # why it failed, or a note on how it was stored
 
 
-def _write(store: Store, fetched: FetchedSeries, derivation: str) -> None:
+def _write(store: Store, fetched: FetchedSeries, derivation: str, first: dict[date, date] | None) -> None:
     starts = fetched.realtime_start or [None] * len(fetched.periods)
     with store.transaction():
+        if first is not None:
+            store.replace_release_dates(fetched.series, first, f"alfred first release (vintage dates), fetched {fetched.fetched_at:%Y-%m-%d}")
         store.replace_series(
             fetched.series,
             fetched.periods,
@@ -475,10 +527,28 @@ def shrinks(store: Store, fetched: FetchedSeries) -> str | None:
     return None
 
 
-def sync_one(store: Store, client: FredClient, series_id: str, spec: Derives, clock: Clock, *, vintages: bool) -> SyncResult:
-    """Fetch one series and replace it in the store; on failure, or a shorter copy than stored, the store is untouched."""
+def sync_one(
+    store: Store, client: FredClient, series_id: str, spec: Derives, clock: Clock, *, vintages: bool, release_dates: bool = False
+) -> SyncResult:
+    """Fetch one series and replace it in the store; on failure, or a shorter copy than stored, the store is untouched.
+
+    With `release_dates`, a series that has a release record also gets each period's first-release day from ALFRED,
+    stored beside it and used to date its values where the pack's record is silent (a failure there is a note, not a
+    failure of the series: the stored days stay).
+    """
+    derivation = as_derivation(spec)
+    first: dict[date, date] | None = None
+    note = ""
+    if release_dates and derivation.spec.release_record is not None:
+        try:
+            first = fetch_first_releases(client, series_id)
+        except (SourceUnavailable, SourceConfigError, DataError) as exc:
+            note = f"first-release days not updated: {exc}"
+            log.warning("FRED %s: %s", series_id, note)
+        if first is not None:
+            derivation = SeriesDerivation(derivation.series or series_id, derivation.spec, derivation.cal, derivation.record, first)
     try:
-        fetched = fetch_series(client, series_id, spec, clock, vintages=vintages)
+        fetched = fetch_series(client, series_id, derivation, clock, vintages=vintages)
     except (SourceUnavailable, SourceConfigError) as exc:
         log.warning("FRED %s: not updated: %s", series_id, exc)
         return SyncResult(series_id, ok=False, status=exc.status, message=str(exc))
@@ -489,10 +559,10 @@ def sync_one(store: Store, client: FredClient, series_id: str, spec: Derives, cl
     if short is not None:
         log.warning("FRED %s: not updated: %s", series_id, short)
         return SyncResult(series_id, ok=False, rows=len(fetched.periods), message=short)
-    derivation = as_derivation(spec)
-    _write(store, fetched, derivation.digest if derivation.record is not None else "")
+    _write(store, fetched, derivation.digest if derivation.record is not None or derivation.fetched else "", first)
     log.info("FRED %s: stored %d rows (%s, %s)", series_id, len(fetched.periods), fetched.source, fetched.vintage)
-    return SyncResult(series_id, True, len(fetched.periods), fetched.source, fetched.vintage, message=fetched.note)
+    notes = "; ".join(n for n in (fetched.note, note, f"{len(first)} first-release days" if first else "") if n)
+    return SyncResult(series_id, True, len(fetched.periods), fetched.source, fetched.vintage, message=notes)
 
 
 def sync_fred(
@@ -520,6 +590,9 @@ def sync_fred(
     client = FredClient(secrets.fred_api_key, cfg.fred, clock.sleep)
     how = dict(derivations or {})
     return [
-        sync_one(store, client, sid, how.get(sid) or SeriesDerivation(sid, cfg.series[sid], cfg.release_calendar, None), clock, vintages=cfg.fred.vintages)
+        sync_one(
+            store, client, sid, how.get(sid) or SeriesDerivation(sid, cfg.series[sid], cfg.release_calendar, None), clock,
+            vintages=cfg.fred.vintages, release_dates=cfg.fred.release_dates,
+        )
         for sid in ids
     ]

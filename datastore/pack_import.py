@@ -66,7 +66,7 @@ def import_pack(store: Store, cfg: AppConfig, pack: Path, fetched_at: datetime) 
     """Validate every pack file named by the config, then write what changed atomically."""
     if not pack.is_dir():
         raise DataError("data pack directory not found (set data.pack_dir or CUTCYCLE_DATA_DIR)", path=str(pack))
-    derivations = load_derivations(cfg.series, cfg.release_calendar, pack)
+    derivations = load_derivations(cfg.series, cfg.release_calendar, pack, store.release_dates())
     if _all_unchanged(store, cfg, pack):
         with store.transaction():
             rederived = rederive_changed(store, derivations)

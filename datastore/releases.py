@@ -5,6 +5,8 @@
 1. the pack's release record (`releases/<release>.csv`: the agencies' real publication dates and times) when it has
    the period; where the record is complete (`release_record.complete_from` to its last period) a period it lacks
    was never published (October 2025 CPI) and stays a gap: it is never visible (`NEVER`);
+1b. the first-release day ALFRED reports for the period, stored by `data sync` (`Store.release_dates`), at the
+   series' release time: a live bot's calendar stays current past the pack's record;
 2. `release_overrides` from the config (known exceptions the record does not hold);
 3. the release rule, which errs late: it respects the federal holiday calendar (pandas' USFederalHolidayCalendar,
    plus `release_calendar.closed_days`), the shutdowns in `release_calendar.shutdowns` (a release of a shut agency
@@ -22,6 +24,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -150,17 +153,20 @@ class Published:
     """How a period's `available_at` was derived."""
 
     at: datetime  # UTC; NEVER when it was never published
-    basis: str  # 'record', 'never published (record)', 'override', 'rule', 'rule, capped by the next known release'
+    basis: str  # 'record', 'never published (record)', 'alfred first release', 'override', 'rule', 'rule, capped by ...'
 
 
 class SeriesDerivation:
     """Derives `available_at` for one series from its record, overrides and rule (see the module docstring)."""
 
-    def __init__(self, series: str, spec: SeriesSpec, cal: ReleaseCalendarConfig, record: ReleaseFile | None) -> None:
+    def __init__(
+        self, series: str, spec: SeriesSpec, cal: ReleaseCalendarConfig, record: ReleaseFile | None, fetched: Mapping[date, date] | None = None
+    ) -> None:
         self.series = series
         self.spec = spec
         self.cal = cal
         self.record = record
+        self.fetched = dict(fetched or {})  # ALFRED first-release days (`data sync`): the record where the pack's is silent
         self._rows: dict[date, datetime] = {}
         self._complete: tuple[date, date] | None = None
         if record is not None and spec.release_record is not None and not isinstance(spec.release, LabelOnly):
@@ -175,7 +181,12 @@ class SeriesDerivation:
                 self._complete = (start, record.rows[-1].period)
         # A release publishes its periods in order: a period the rule dates after the next recorded (or overridden)
         # period's publication was out by then at the latest.
-        known = dict(self._rows)
+        self._fetched_at: dict[date, datetime] = {}
+        if not isinstance(spec.release, LabelOnly):
+            for period, day in self.fetched.items():
+                if period not in self._rows:
+                    self._fetched_at[period] = _at(day, spec.release.time)
+        known = {**self._fetched_at, **self._rows}
         if not isinstance(spec.release, LabelOnly):
             for text in spec.release_overrides:
                 known.setdefault(date.fromisoformat(text), rule_instant(spec, date.fromisoformat(text), cal))
@@ -191,6 +202,7 @@ class SeriesDerivation:
             "calendar": self.cal.model_dump(mode="json"),
             "record": sorted((p.isoformat(), a.isoformat()) for p, a in self._rows.items()),
             "complete": [d.isoformat() for d in self._complete] if self._complete else None,
+            "fetched": sorted((p.isoformat(), a.isoformat()) for p, a in self._fetched_at.items()),
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
@@ -201,6 +213,9 @@ class SeriesDerivation:
             return Published(found, "record")
         if self._complete is not None and self._complete[0] <= period <= self._complete[1]:
             return Published(NEVER, "never published (record)")
+        fetched = self._fetched_at.get(period)
+        if fetched is not None:
+            return Published(fetched, "alfred first release")
         if isinstance(self.spec.release, LabelOnly):
             raise LabelOnlySeries(f"{self.spec.title}: labels history only and is never known in time to trade on")
         if period.isoformat() in self.spec.release_overrides:
@@ -249,8 +264,11 @@ def next_expected_release(spec: SeriesSpec, last_period: date) -> datetime:
     return next_expected(SeriesDerivation("", spec, DEFAULT_CALENDAR, None), last_period)[1].at
 
 
-def load_derivations(series: dict[str, SeriesSpec], cal: ReleaseCalendarConfig, pack: Path) -> dict[str, SeriesDerivation]:
-    """One derivation per series, reading each release file the catalogue names from the pack (once)."""
+def load_derivations(
+    series: dict[str, SeriesSpec], cal: ReleaseCalendarConfig, pack: Path, fetched: Mapping[str, Mapping[date, date]] | None = None
+) -> dict[str, SeriesDerivation]:
+    """One derivation per series, reading each release file the catalogue names from the pack (once); `fetched` are
+    the first-release days `data sync` stored (`Store.release_dates`)."""
     files: dict[str, ReleaseFile] = {}
     out: dict[str, SeriesDerivation] = {}
     for sid, spec in series.items():
@@ -260,7 +278,7 @@ def load_derivations(series: dict[str, SeriesSpec], cal: ReleaseCalendarConfig, 
             if name not in files:
                 files[name] = read_releases(pack, name)
             record = files[name]
-        out[sid] = SeriesDerivation(sid, spec, cal, record)
+        out[sid] = SeriesDerivation(sid, spec, cal, record, (fetched or {}).get(sid))
     return out
 
 

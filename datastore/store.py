@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -51,6 +51,13 @@ CREATE TABLE IF NOT EXISTS bars (
     open REAL NOT NULL, high REAL NOT NULL, low REAL NOT NULL, close REAL NOT NULL, volume REAL NOT NULL,
     available_at TEXT NOT NULL,
     PRIMARY KEY (symbol, day)
+);
+CREATE TABLE IF NOT EXISTS release_dates (
+    series TEXT NOT NULL,
+    period TEXT NOT NULL,
+    published TEXT NOT NULL,        -- the day ALFRED first shows a value for the period (its first vintage)
+    source TEXT NOT NULL,           -- e.g. 'alfred first release, fetched 2026-08-31'
+    PRIMARY KEY (series, period)
 );
 CREATE TABLE IF NOT EXISTS fomc_meetings (
     day TEXT PRIMARY KEY,
@@ -195,7 +202,21 @@ class Store:
             )
         )
 
+    def replace_release_dates(self, series: str, first: Mapping[date, date], source: str) -> None:
+        """Store each period's first publication day as FRED/ALFRED reports it (replacing the series' earlier copy)."""
+        self._db.execute("DELETE FROM release_dates WHERE series=?", (series,))
+        self._db.executemany(
+            "INSERT INTO release_dates VALUES (?,?,?,?)", [(series, p.isoformat(), d.isoformat(), source) for p, d in sorted(first.items())]
+        )
+
     # -- reads ----------------------------------------------------------------------------------------------------
+
+    def release_dates(self) -> dict[str, dict[date, date]]:
+        """Series -> period -> first publication day, as `data sync` fetched them from ALFRED."""
+        out: dict[str, dict[date, date]] = {}
+        for series, period, published in self._db.execute("SELECT series, period, published FROM release_dates ORDER BY series, period"):
+            out.setdefault(series, {})[date.fromisoformat(period)] = date.fromisoformat(published)
+        return out
 
     def datasets(self) -> list[DatasetInfo]:
         return [DatasetInfo(*row) for row in self._db.execute("SELECT * FROM datasets ORDER BY kind, id")]

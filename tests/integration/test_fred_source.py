@@ -62,14 +62,15 @@ def pack_values(series_id: str) -> dict[date, float]:
         return {date.fromisoformat(r[0]): float(r[1]) for r in list(csv.reader(fh))[1:] if r[1]}
 
 
-def config(server: FredServer, *, vintages: bool = False, timeout: float = 2.0, attempts: int = 3) -> AppConfig:
-    """The real default config, through the real loader, pointed at the local server."""
+def config(server: FredServer, *, vintages: bool = False, timeout: float = 2.0, attempts: int = 3, release_dates: bool = False) -> AppConfig:
+    """The real default config, through the real loader, pointed at the local server (first-release days off unless asked)."""
     overrides = [
         f'fred.root_url="{server.root_url}"',
         f"fred.timeout_seconds={timeout}",
         f"fred.max_attempts={attempts}",
         "fred.backoff_seconds=0.5",
         f"fred.vintages={str(vintages).lower()}",
+        f"fred.release_dates={str(release_dates).lower()}",
     ]
     return load_config(overrides=overrides).config
 
@@ -359,3 +360,48 @@ def test_a_truncated_refresh_keeps_the_stored_history_and_is_not_ok(server: Fred
     server.add(pack_csv("BAMLH0A0HYM2", end=date(2020, 1, 1)))
     [short] = sync_fred(store, cfg, SECRETS, SleepLog(), ["BAMLH0A0HYM2"])
     assert not short.ok and "kept the stored copy" in short.message
+
+
+def test_sync_stores_alfred_first_release_days_and_dates_values_by_them(server: FredServer, store: Store) -> None:
+    """A delayed release (the 2025 shutdown) and a period past the pack's record are dated by ALFRED's first vintage."""
+    history = {
+        date(2025, 8, 1): [(date(2025, 9, 11), 323.4)],
+        date(2025, 9, 1): [(date(2025, 10, 24), 324.2), (date(2025, 11, 13), 324.245)],  # delayed by the shutdown
+        date(2025, 10, 1): [(date(2025, 12, 18), ".")],  # never collected
+        date(2025, 11, 1): [(date(2025, 12, 18), 325.063)],
+        date(2026, 12, 1): [(date(2027, 1, 21), 330.0)],  # beyond the pack's record (it ends with Nov-2026)
+    }
+    server.add(ServedSeries.with_vintages("CPIAUCSL", history))
+    server.today = date(2027, 2, 1)
+    cfg = config(server, release_dates=True)
+    derived = derivations(cfg)
+
+    [result] = sync_fred(store, cfg, SECRETS, SleepLog(), ["CPIAUCSL"], derived)
+
+    assert result.ok and "4 first-release days" in result.message
+    assert store.release_dates()["CPIAUCSL"] == {
+        date(2025, 8, 1): date(2025, 9, 11), date(2025, 9, 1): date(2025, 10, 24),
+        date(2025, 11, 1): date(2025, 12, 18), date(2026, 12, 1): date(2027, 1, 21),
+    }
+    assert [r.path.rsplit("/", 1)[-1] for r in server.requests()][:2] == ["vintagedates", "observations"]
+    frame = store.observations("CPIAUCSL").set_index("period")["available_at"]
+    assert frame[pd.Timestamp("2025-09-01")] == at_utc("2025-10-24 12:30")  # the pack's record agrees
+    assert frame[pd.Timestamp("2026-12-01")] == at_utc("2027-01-21 13:30")  # ALFRED's day at 08:30 ET, not the rule's 26th
+    assert pd.Timestamp("2026-12-01") not in store.as_of("CPIAUCSL", at_utc("2027-01-21 13:29")).index
+    # the next command's derivation reads the stored days: nothing to re-derive
+    again = load_derivations(cfg.series, cfg.release_calendar, FRED_DIR.parent, store.release_dates())["CPIAUCSL"]
+    assert store.derivations()["CPIAUCSL"] == again.digest
+    assert again.published(date(2026, 12, 1)).basis == "alfred first release"
+
+
+def test_first_release_days_keep_within_alfreds_vintage_limit(server: FredServer, store: Store) -> None:
+    weeks = [date(2024, 1, 6) + pd.Timedelta(days=7 * k).to_pytimedelta() for k in range(8)]
+    server.add(ServedSeries.with_vintages("ICSA", {w: [(w + pd.Timedelta(days=5).to_pytimedelta(), 200000 + k)] for k, w in enumerate(weeks)}))
+    server.max_vintage_dates = 5
+    [result] = sync_fred(store, config(server, release_dates=True), SECRETS, SleepLog(), ["ICSA"])
+    assert result.ok
+    first = store.release_dates()["ICSA"]
+    # the window is halved until the server accepts it (8 vintages, 5 allowed: the last 3); the week on the window's
+    # first vintage is left out (it may have been published earlier), the later ones are dated exactly
+    assert sorted(first) == weeks[6:]
+    assert all(first[w] == w + pd.Timedelta(days=5).to_pytimedelta() for w in weeks[6:])
