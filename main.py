@@ -57,6 +57,12 @@ class App:
             self._store = store
         return self._store
 
+    def derivations(self) -> Any:
+        """Each series' release derivation: the pack's release record, the rules, the calendar (datastore.releases)."""
+        from datastore.releases import load_derivations
+
+        return load_derivations(self.cfg.series, self.cfg.release_calendar, pack_dir(self.cfg, self.env), self.store().release_dates())
+
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
@@ -143,7 +149,7 @@ def cmd_data_status(app: App, args: argparse.Namespace) -> int:
     from datastore.status import data_status
 
     now = end_of_day(parse_day(args.as_of)) if args.as_of else app.clock.now()
-    rows = data_status(app.store(), app.cfg, now)
+    rows = data_status(app.store(), app.cfg, now, app.derivations())
     if args.json:
         print_json(
             {
@@ -187,11 +193,57 @@ def cmd_data_sync(app: App, args: argparse.Namespace) -> int:
         return build_clients(app.cfg.alpaca, app.secrets, guard=guard, wall=app.clock).stock_data
 
     report = sync_all(
-        app.store(), app.cfg, app.secrets, app.clock, bars_client=bars_client, fred_series=args.series or None, symbols=args.symbols or None
+        app.store(), app.cfg, app.secrets, app.clock, bars_client=bars_client, fred_series=args.series or None, symbols=args.symbols or None,
+        derivations=app.derivations(),
     )
     for line in report.lines:
         print(line)
     return EXIT_OK if report.ok else EXIT_FAILURE
+
+
+def cmd_data_releases(app: App, args: argparse.Namespace) -> int:
+    from datastore.release_view import release_lines, upcoming
+
+    derivations = app.derivations()
+    unknown = [s for s in args.series or [] if s not in derivations]
+    if unknown:
+        raise UsageError(f"--series: {', '.join(unknown)} not in the series catalogue ({', '.join(derivations)})")
+    now = end_of_day(parse_day(args.as_of)) if args.as_of else app.clock.now()
+    lines = release_lines(app.store(), derivations, now, args.series or None)
+    if args.upcoming:
+        lines = upcoming(lines)
+
+    def et(ts: datetime | None) -> str:
+        return "" if ts is None else ts.astimezone(NEW_YORK).strftime("%Y-%m-%d %H:%M ET")
+
+    if args.json:
+        print_json(
+            {
+                "as_of": now.isoformat(),
+                "series": [
+                    {
+                        "series": x.series,
+                        "last_period": x.last_period.isoformat() if x.last_period else None,
+                        "last_published": x.last_published.isoformat() if x.last_published else None,
+                        "last_from": x.last_basis,
+                        "next_period": x.next_period.isoformat() if x.next_period else None,
+                        "next_expected": x.next_published.isoformat() if x.next_published else None,
+                        "next_from": x.next_basis,
+                        "overdue": x.next_published is not None and x.next_published <= now,
+                    }
+                    for x in lines
+                ],
+            }
+        )
+        return EXIT_OK
+    print(f"releases as of {et(now)}  (record = the pack's releases/*.csv; rule = the series' release rule, set late)")
+    rows = [
+        (x.series, x.last_period or "", et(x.last_published), x.last_basis, x.next_period or "",
+         et(x.next_published) + (" (overdue)" if x.next_published is not None and x.next_published <= now else ""), x.next_basis)
+        for x in lines
+    ]
+    print(format_table(["series", "last period", "published", "from", "next period", "expected", "from"], rows))
+    return EXIT_OK
 
 
 # -- signals ---------------------------------------------------------------------------------------------------
@@ -492,6 +544,12 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--series", action="append", help="only this FRED series (repeatable)")
     sync.add_argument("--symbols", action="append", help="only these symbols' bars (repeatable)")
     sync.set_defaults(handler=cmd_data_sync)
+    releases = data.add_parser("releases", help="per series: the last publication and the next expected (from the record or the rule)")
+    releases.add_argument("--upcoming", action="store_true", help="only what the bot waits for: next releases, soonest first (overdue ones first)")
+    releases.add_argument("--series", action="append", help="only this series (repeatable)")
+    releases.add_argument("--as-of", help="as the store knew it at the end of this date (YYYY-MM-DD) instead of now")
+    releases.add_argument("--json", action="store_true", help="machine-readable output")
+    releases.set_defaults(handler=cmd_data_releases)
 
     signals = sub.add_parser("signals", help="the snapshot at a date: FOMC phase, indicators, regime and its reasons")
     signals.add_argument("--as-of", help="session date YYYY-MM-DD (default: the latest session in the store)")

@@ -97,6 +97,20 @@ ReleaseRule = Annotated[
 RELEASE_RULE_NAMES: frozenset[str] = frozenset(get_args(m.model_fields["rule"].annotation)[0] for m in _RULE_MODELS)
 
 
+class ReleaseRecordLink(Frozen):
+    """Where a series' real publication dates come from: a file of the pack's `releases/` folder."""
+
+    release: str = Field(description="file stem under the pack's releases/ folder, e.g. 'cpi'")
+    complete_from: date | None = Field(
+        default=None,
+        description="from this period to the record's last, the record is complete: a period it lacks was never published",
+    )
+    time: str | None = Field(
+        default=None, description="New York time this series is out on the record's day when it is derived later (FRED's Sahm: 10:00)"
+    )
+    _t = field_validator("time")(lambda v: v if v is None else _check_hhmm(v))
+
+
 class SeriesSpec(Frozen):
     """One FRED series: what it is, how often it comes, when each value becomes known."""
 
@@ -116,6 +130,10 @@ class SeriesSpec(Frozen):
         default=0, ge=0, description="days past the next expected release before the series counts as stale; 0 = default"
     )
     discontinued: str | None = Field(default=None, description="why the series ends (it is never stale)")
+    release_record: ReleaseRecordLink | None = Field(
+        default=None, description="the real publication dates (they win over the rule and the overrides where they cover a period)"
+    )
+    agency: str = Field(default="", description="publishing agency (BLS, BEA, DOL, FED, ...): a shutdown of it delays the rule's date")
 
     @field_validator("release_overrides")
     @classmethod
@@ -134,7 +152,36 @@ class PriceSpec(Frozen):
     kind: Literal["etf", "index"] = Field(description="tradable ETF or index level")
     dividend_adjusted: bool = Field(description="true when open/high/low/close include dividends (total return)")
     close_time: str = Field(default="16:00", description="New York time a regular session's bar is final")
+    reference: str = Field(default="", description="an index in [prices] this ETF must move with at import (IWM: RUT): a split-like gap check")
     _t = field_validator("close_time")(_check_hhmm)
+
+
+class Shutdown(Frozen):
+    """A federal funding lapse: a release of a named agency that the rule puts in [start, resumed] comes on `resumed`."""
+
+    start: date = Field(description="first day of the lapse")
+    end: date = Field(description="last day of the lapse")
+    agencies: list[str] = Field(description="agencies that stopped publishing (the Fed never does)")
+    resumed: date = Field(description="the day by which the agencies' delayed releases were all out (the latest catch-up date)")
+    source: str = Field(description="where the dates come from")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Shutdown:
+        if not self.start <= self.end <= self.resumed:
+            raise ValueError(f"shutdown {self.start}: expected start <= end <= resumed")
+        return self
+
+
+class ReleaseCalendarConfig(Frozen):
+    """What the release rules respect where the record is silent (the record itself needs none of it)."""
+
+    shutdowns: list[Shutdown] = Field(default_factory=list, description="federal shutdowns that delayed releases")
+    closed_days: list[date] = Field(
+        default_factory=list, description="extra federal closures (executive orders, national days of mourning): not business days"
+    )
+    december_employment_min_day: int = Field(
+        default=0, ge=0, le=14, description="a December Employment Situation by the rule comes no earlier than this January day (0 = off)"
+    )
 
 
 class DataConfig(Frozen):
@@ -153,6 +200,9 @@ class FredConfig(Frozen):
     max_attempts: int = Field(ge=1, le=10, description="attempts per request on 429/5xx/timeouts")
     backoff_seconds: float = Field(ge=0, le=60, description="first back-off; doubles each retry")
     vintages: bool = Field(description="fetch ALFRED vintages so available_at is the real first release")
+    release_dates: bool = Field(
+        default=True, description="for series with a release record: also fetch each period's first-release day from ALFRED (vintage dates)"
+    )
     series: list[str] = Field(description="series `data sync` fetches")
 
 
@@ -184,6 +234,9 @@ class AppConfig(Frozen):
     alpaca: AlpacaConfig
     series: dict[str, SeriesSpec] = Field(description="the FRED series catalogue, keyed by FRED id")
     prices: dict[str, PriceSpec] = Field(description="price histories keyed by symbol")
+    release_calendar: ReleaseCalendarConfig = Field(
+        default_factory=ReleaseCalendarConfig, description="shutdowns, extra closures and patterns the release rules respect"
+    )
     signals: SignalParams = Field(default_factory=SignalParams, description="phase, indicator and regime rules (signals/params.py)")
     strategy: StrategyParams = Field(default_factory=StrategyParams, description="the playbook's weights, hedges and limits (strategies/params.py)")
     backtest: BacktestParams = Field(default_factory=BacktestParams, description="backtest window, cash and costs (strategies/params.py)")

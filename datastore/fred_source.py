@@ -25,13 +25,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import re
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from functools import partial
 from http.client import HTTPException, IncompleteRead, RemoteDisconnected
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, quote, urlsplit
@@ -43,7 +45,7 @@ from clock import Clock, monotonic, new_york
 from config.schema import AppConfig, FredConfig, LabelOnly, SeriesSpec
 from config.secrets import ENV_FRED_API_KEY, REDACTED, Secret, Secrets
 from datastore.errors import DataError, SourceConfigError, SourceUnavailable, UnknownSeries
-from datastore.releases import release_instant
+from datastore.releases import DEFAULT_CALENDAR, SeriesDerivation, stored_available_at
 from datastore.store import Store
 
 log = logging.getLogger(__name__)
@@ -139,24 +141,31 @@ def too_many_vintages(message: str) -> bool:
     return bool(_TOO_MANY_VINTAGES.search(message))
 
 
-def latest_available_at(spec: SeriesSpec, period: date, fetched_at: datetime) -> datetime:
-    """Latest-vintage mode: the release rule's instant; a label-only series is known from when we fetched it."""
-    if isinstance(spec.release, LabelOnly):
+Derives = SeriesSpec | SeriesDerivation
+
+
+def as_derivation(how: Derives) -> SeriesDerivation:
+    """A spec alone derives by its rule (no release record); pass a `SeriesDerivation` to use the record."""
+    return how if isinstance(how, SeriesDerivation) else SeriesDerivation("", how, DEFAULT_CALENDAR, None)
+
+
+def latest_available_at(how: Derives, period: date, fetched_at: datetime) -> datetime:
+    """Latest-vintage mode: the record's or the rule's instant; a label-only series is known from when we fetched it."""
+    derivation = as_derivation(how)
+    if isinstance(derivation.spec.release, LabelOnly):
         return fetched_at
-    return release_instant(spec, period)
+    return derivation.available_at(period)
 
 
-def vintage_available_at(spec: SeriesSpec, period: date, realtime_start: date) -> datetime:
-    """When an ALFRED vintage became known (UTC).
+def vintage_available_at(how: Derives, period: date, realtime_start: date) -> datetime:
+    """When an ALFRED vintage became known (UTC): its day at the release time, never before the record or the rule.
 
-    ALFRED dates a vintage by day only, so the day is taken at the series' release time of day (CPI: 08:30 ET); when
-    the release rule for the period is later (a first release that ALFRED dates before the rule's conservative day),
-    the rule wins, so a value is never seen early. A label-only series has no release time: the end of that day.
+    A label-only series has no release time: the end of that day.
     """
-    rule = spec.release
-    if isinstance(rule, LabelOnly):
+    derivation = as_derivation(how)
+    if isinstance(derivation.spec.release, LabelOnly):
         return new_york((realtime_start + timedelta(days=1)).isoformat(), "00:00")
-    return max(new_york(realtime_start.isoformat(), rule.time), release_instant(spec, period))
+    return stored_available_at(derivation, period, realtime_start)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +178,7 @@ class VintageRow:
     available_at: datetime
 
 
-def vintage_rows(spec: SeriesSpec, frame: pd.DataFrame) -> list[VintageRow]:
+def vintage_rows(how: Derives, frame: pd.DataFrame) -> list[VintageRow]:
     """fredapi's all-releases frame (date, realtime_start, value) -> rows sorted by (period, available_at).
 
     Values go through `pd.to_numeric(errors="coerce")`: fredapi hands '.' back as NaT in object columns, and a
@@ -183,7 +192,7 @@ def vintage_rows(spec: SeriesSpec, frame: pd.DataFrame) -> list[VintageRow]:
     values = pd.to_numeric(frame["value"], errors="coerce").astype(float)
     latest: dict[tuple[date, datetime], VintageRow] = {}
     for period, start, value in sorted(zip(periods, starts, values, strict=True), key=lambda r: (r[0], r[1])):
-        row = VintageRow(period, float(value), start, vintage_available_at(spec, period, start))
+        row = VintageRow(period, float(value), start, vintage_available_at(how, period, start))
         latest[(period, row.available_at)] = row
     return sorted(latest.values(), key=lambda r: (r.period, r.available_at))
 
@@ -369,7 +378,7 @@ def _origin(client: FredClient, series_id: str, all_releases: bool) -> str:
     return client.redact(origin + ("&realtime_start=1776-07-04&realtime_end=9999-12-31" if all_releases else ""))
 
 
-def fetch_latest(client: FredClient, series_id: str, spec: SeriesSpec, clock: Clock) -> FetchedSeries:
+def fetch_latest(client: FredClient, series_id: str, spec: Derives, clock: Clock) -> FetchedSeries:
     """The latest vintage; each value known from its release rule's instant."""
     raw: pd.Series = _parsed(client, series_id, lambda: client.get_series(series_id))
     fetched_at = clock.now()
@@ -381,7 +390,7 @@ def fetch_latest(client: FredClient, series_id: str, spec: SeriesSpec, clock: Cl
     return FetchedSeries(series_id, periods, values, available, None, "fred", VINTAGE_LATEST, _origin(client, series_id, False), fetched_at)
 
 
-def fetch_vintages(client: FredClient, series_id: str, spec: SeriesSpec, clock: Clock) -> FetchedSeries:
+def fetch_vintages(client: FredClient, series_id: str, spec: Derives, clock: Clock) -> FetchedSeries:
     """Every ALFRED vintage: one row per (period, vintage), known from the vintage's realtime_start."""
     frame: pd.DataFrame = _parsed(client, series_id, lambda: client.get_series_all_releases(series_id))
     rows = _parsed(client, series_id, lambda: vintage_rows(spec, frame))
@@ -401,7 +410,7 @@ def fetch_vintages(client: FredClient, series_id: str, spec: SeriesSpec, clock: 
     )
 
 
-def fetch_series(client: FredClient, series_id: str, spec: SeriesSpec, clock: Clock, *, vintages: bool) -> FetchedSeries:
+def fetch_series(client: FredClient, series_id: str, spec: Derives, clock: Clock, *, vintages: bool) -> FetchedSeries:
     """Vintages when asked; a series ALFRED refuses for having too many vintages falls back to the release rule."""
     if not vintages:
         return fetch_latest(client, series_id, spec, clock)
@@ -413,6 +422,55 @@ def fetch_series(client: FredClient, series_id: str, spec: SeriesSpec, clock: Cl
         note = "ALFRED refused its vintages (more than 2,000 vintage dates); stored the latest values with the release rule"
         log.warning("FRED %s: %s", series_id, note)
         return replace(fetch_latest(client, series_id, spec, clock), note=note)
+
+
+MAX_VINTAGE_DATES = 2000  # ALFRED's limit on vintage dates in one real-time range
+
+
+def first_releases(frame: pd.DataFrame, clipped_at: date | None) -> dict[date, date]:
+    """Period -> the day of its first non-missing vintage, from fredapi's all-releases frame.
+
+    A '.' vintage is not a publication (ALFRED serves October 2025 CPI as '.'). With a real-time window that starts
+    after the series' first vintage (`clipped_at`), a period whose first vintage falls on the window's start may have
+    been published earlier: it is left out rather than dated late or early.
+    """
+    if frame.empty:
+        return {}
+    periods = pd.to_datetime(frame["date"]).dt.date
+    starts = pd.to_datetime(frame["realtime_start"]).dt.date
+    values = pd.to_numeric(frame["value"], errors="coerce").astype(float)
+    first: dict[date, date] = {}
+    for period, start, value in zip(periods, starts, values, strict=True):
+        if math.isnan(value):
+            continue
+        if period not in first or start < first[period]:
+            first[period] = start
+    return {p: d for p, d in first.items() if clipped_at is None or d > clipped_at}
+
+
+def fetch_first_releases(client: FredClient, series_id: str) -> dict[date, date]:
+    """Each period's first publication day from ALFRED: the series' vintage dates (`get_series_vintage_dates`), then
+    its observations over the last 2,000 of them (`get_series_all_releases`), each period dated by its first vintage.
+
+    Vintage dates alone cannot tell a new period from a revision (CPI's seasonal-factor days are vintages too), so
+    the observations decide which period a vintage first published.
+    """
+    vintage_dates = _parsed(client, series_id, lambda: client.get_series_vintage_dates(series_id))
+    days = sorted(pd.Timestamp(v).date() for v in vintage_dates)
+    if not days:
+        return {}
+    limit = MAX_VINTAGE_DATES
+    while limit >= 1:
+        start = days[max(0, len(days) - limit)]
+        try:
+            frame: pd.DataFrame = _parsed(client, series_id, partial(client.get_series_all_releases, series_id, realtime_start=start.isoformat()))
+        except SourceConfigError as exc:
+            if not too_many_vintages(str(exc)):
+                raise
+            limit //= 2  # a server with a smaller limit than ALFRED's documented 2,000: halve the window and ask again
+            continue
+        return first_releases(frame, start if start > days[0] else None)
+    raise DataError(f"ALFRED kept refusing {limit} vintage dates", series=series_id)
 
 
 # -- sync into the store ---------------------------------------------------------------------------------------------
@@ -431,9 +489,11 @@ class SyncResult:
     message: str = ""  # why it failed, or a note on how it was stored
 
 
-def _write(store: Store, fetched: FetchedSeries) -> None:
+def _write(store: Store, fetched: FetchedSeries, derivation: str, first: dict[date, date] | None) -> None:
     starts = fetched.realtime_start or [None] * len(fetched.periods)
     with store.transaction():
+        if first is not None:
+            store.replace_release_dates(fetched.series, first, f"alfred first release (vintage dates), fetched {fetched.fetched_at:%Y-%m-%d}")
         store.replace_series(
             fetched.series,
             fetched.periods,
@@ -445,26 +505,78 @@ def _write(store: Store, fetched: FetchedSeries) -> None:
             content_hash=content_hash(fetched.periods, fetched.values, starts),
             fetched_at=fetched.fetched_at,
             vintage=fetched.vintage,
+            derivation=derivation,
         )
 
 
-def sync_one(store: Store, client: FredClient, series_id: str, spec: SeriesSpec, clock: Clock, *, vintages: bool) -> SyncResult:
-    """Fetch one series and replace it in the store; on failure the stored series is left untouched."""
+def shrinks(store: Store, fetched: FetchedSeries) -> str | None:
+    """Why `fetched` would lose stored history (R41), or None: a later start, an earlier end, or fewer periods."""
+    held = store.period_span(fetched.series)
+    if held is None:
+        return None
+    first, last, count = held
+    got = {p for p, v in zip(fetched.periods, fetched.values, strict=True) if not math.isnan(v)}
+    if not got:
+        return f"FRED served no values; the store holds {count:,} periods {first}..{last}"
+    new_first, new_last = min(got), max(got)
+    if new_first > first or new_last < last or len(got) < count:
+        return (
+            f"FRED served {len(got):,} periods {new_first}..{new_last}, less than the {count:,} periods {first}..{last} "
+            "the store holds: kept the stored copy"
+        )
+    return None
+
+
+def sync_one(
+    store: Store, client: FredClient, series_id: str, spec: Derives, clock: Clock, *, vintages: bool, release_dates: bool = False
+) -> SyncResult:
+    """Fetch one series and replace it in the store; on failure, or a shorter copy than stored, the store is untouched.
+
+    With `release_dates`, a series that has a release record also gets each period's first-release day from ALFRED,
+    stored beside it and used to date its values where the pack's record is silent (a failure there is a note, not a
+    failure of the series: the stored days stay).
+    """
+    derivation = as_derivation(spec)
+    first: dict[date, date] | None = None
+    note = ""
+    if release_dates and derivation.spec.release_record is not None:
+        try:
+            first = fetch_first_releases(client, series_id)
+        except (SourceUnavailable, SourceConfigError, DataError) as exc:
+            note = f"first-release days not updated: {exc}"
+            log.warning("FRED %s: %s", series_id, note)
+        if first is not None:
+            derivation = SeriesDerivation(derivation.series or series_id, derivation.spec, derivation.cal, derivation.record, first)
     try:
-        fetched = fetch_series(client, series_id, spec, clock, vintages=vintages)
+        fetched = fetch_series(client, series_id, derivation, clock, vintages=vintages)
     except (SourceUnavailable, SourceConfigError) as exc:
         log.warning("FRED %s: not updated: %s", series_id, exc)
         return SyncResult(series_id, ok=False, status=exc.status, message=str(exc))
     except DataError as exc:
         log.warning("FRED %s: not updated: %s", series_id, exc)
         return SyncResult(series_id, ok=False, message=str(exc))
-    _write(store, fetched)
+    short = shrinks(store, fetched)
+    if short is not None:
+        log.warning("FRED %s: not updated: %s", series_id, short)
+        return SyncResult(series_id, ok=False, rows=len(fetched.periods), message=short)
+    _write(store, fetched, derivation.digest if derivation.record is not None or derivation.fetched else "", first)
     log.info("FRED %s: stored %d rows (%s, %s)", series_id, len(fetched.periods), fetched.source, fetched.vintage)
-    return SyncResult(series_id, True, len(fetched.periods), fetched.source, fetched.vintage, message=fetched.note)
+    notes = "; ".join(n for n in (fetched.note, note, f"{len(first)} first-release days" if first else "") if n)
+    return SyncResult(series_id, True, len(fetched.periods), fetched.source, fetched.vintage, message=notes)
 
 
-def sync_fred(store: Store, cfg: AppConfig, secrets: Secrets, clock: Clock, series_ids: Iterable[str] | None = None) -> list[SyncResult]:
+def sync_fred(
+    store: Store,
+    cfg: AppConfig,
+    secrets: Secrets,
+    clock: Clock,
+    series_ids: Iterable[str] | None = None,
+    derivations: Mapping[str, SeriesDerivation] | None = None,
+) -> list[SyncResult]:
     """Fetch `series_ids` (default: `fred.series`) and store each in its own transaction.
+
+    `derivations` (from `datastore.releases.load_derivations`) date each value by the pack's release record; without
+    them the rule dates it and the series is re-derived from the record by the next command that opens the store.
 
     Raises `MissingApiKey` when FRED_API_KEY is absent and `UnknownSeries` for an id without a `[series.<ID>]`
     entry, both before any request. Per-series failures are reported in the results, not raised.
@@ -476,4 +588,11 @@ def sync_fred(store: Store, cfg: AppConfig, secrets: Secrets, clock: Clock, seri
     if secrets.fred_api_key is None:
         raise MissingApiKey()
     client = FredClient(secrets.fred_api_key, cfg.fred, clock.sleep)
-    return [sync_one(store, client, sid, cfg.series[sid], clock, vintages=cfg.fred.vintages) for sid in ids]
+    how = dict(derivations or {})
+    return [
+        sync_one(
+            store, client, sid, how.get(sid) or SeriesDerivation(sid, cfg.series[sid], cfg.release_calendar, None), clock,
+            vintages=cfg.fred.vintages, release_dates=cfg.fred.release_dates,
+        )
+        for sid in ids
+    ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import math
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -23,6 +24,12 @@ FOMC_COLUMNS = ["date", "scheduled", "decision_bp", "target_low", "target_high",
 FOMC_KINDS = {"scheduled", "unscheduled", "conference_call", "intermeeting_action"}
 DEFAULT_MAX_GAP = {"daily": 6, "weekly": 7}
 PRICE_MAX_GAP_DAYS = 14
+# Reading stays bounded: the largest pack file is 1.8 MB (GSPC.csv), the longest cell a release row's source text.
+MAX_FILE_BYTES = 16_000_000
+MAX_CELL_CHARS = 64
+MAX_SOURCE_CHARS = 2000
+LAST_PLAUSIBLE_DATE = date(2100, 12, 31)
+MAX_PRICE = 1e7  # no index or ETF level in the pack comes near (GSPC < 10,000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +54,7 @@ class PriceFile:
     low: list[float]
     close: list[float]
     volume: list[float]
+    lines: list[int]  # the file line of each day
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,20 +79,37 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _rows(path: Path, series: str | None, expected: list[str] | None) -> tuple[list[str], list[tuple[int, list[str]]]]:
+def _rows(
+    path: Path, series: str | None, expected: list[str] | None, *, wide: int | None = None
+) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Header and non-blank rows (line numbers from 1 = header). Bounded: the file's size and every cell's length
+    are checked before anything grows with them (column `wide` is free text: a source)."""
     if not path.is_file():
         raise DataError("file not found in the data pack", path=str(path), series=series)
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise DataError(f"file is {size / 1e6:.1f} MB, over the {MAX_FILE_BYTES / 1e6:.0f} MB limit for one pack file", path=str(path), series=series)
+    header: list[str] | None = None
+    body: list[tuple[int, list[str]]] = []
     try:
         with path.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.reader(fh))
+            for line, row in enumerate(csv.reader(fh), start=1):
+                for i, cell in enumerate(row):
+                    limit = MAX_SOURCE_CHARS if i == wide or header is None else MAX_CELL_CHARS
+                    if len(cell) > limit:
+                        raise DataError(f"cell {i + 1} is {len(cell):,} characters (limit {limit})", path=str(path), series=series, line=line)
+                if header is None:
+                    header = [h.strip() for h in row]
+                elif any(cell.strip() for cell in row):
+                    body.append((line, row))
     except UnicodeDecodeError as exc:
         raise DataError(f"not UTF-8 text ({exc.reason})", path=str(path), series=series) from None
-    if not rows:
+    except csv.Error as exc:
+        raise DataError(f"unreadable CSV ({exc})", path=str(path), series=series) from None
+    if header is None:
         raise DataError("empty file (no header)", path=str(path), series=series, line=1)
-    header = [h.strip() for h in rows[0]]
     if expected is not None and header != expected:
         raise DataError(f"header {header} != expected {expected}", path=str(path), series=series, line=1)
-    body = [(n, row) for n, row in enumerate(rows[1:], start=2) if any(cell.strip() for cell in row)]
     if not body:
         raise DataError("no data rows", path=str(path), series=series, line=2)
     return header, body
@@ -92,9 +117,12 @@ def _rows(path: Path, series: str | None, expected: list[str] | None) -> tuple[l
 
 def _parse_date(text: str, path: Path, series: str, line: int) -> date:
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError:
         raise DataError(f"bad date {text!r} (expected YYYY-MM-DD)", path=str(path), series=series, line=line) from None
+    if day > LAST_PLAUSIBLE_DATE:
+        raise DataError(f"implausible date {day} (after {LAST_PLAUSIBLE_DATE})", path=str(path), series=series, line=line)
+    return day
 
 
 def _parse_number(text: str, what: str, path: Path, series: str, line: int, *, allow_missing: bool) -> float:
@@ -189,6 +217,10 @@ def read_prices(pack: Path, symbol: str, spec: PriceSpec) -> PriceFile:
         vol = _parse_number(row[6], "volume", path, symbol, line, allow_missing=True)
         if min(o, h, lo, c) <= 0:
             raise DataError("non-positive price", path=str(path), series=symbol, line=line)
+        if max(o, h, lo, c) > MAX_PRICE:
+            raise DataError(f"implausible price {max(o, h, lo, c):g} (over {MAX_PRICE:g})", path=str(path), series=symbol, line=line)
+        if not math.isnan(vol) and vol < 0:
+            raise DataError(f"negative volume {vol:g}", path=str(path), series=symbol, line=line)
         if lo > min(o, c) + 1e-9 or h < max(o, c) - 1e-9:
             raise DataError(f"inconsistent bar: low {lo} high {h} open {o} close {c}", path=str(path), series=symbol, line=line)
         for key, value in (("open", o), ("high", h), ("low", lo), ("close", c), ("volume", 0.0 if math.isnan(vol) else vol)):
@@ -198,7 +230,7 @@ def read_prices(pack: Path, symbol: str, spec: PriceSpec) -> PriceFile:
     for i in range(1, len(days)):
         if (days[i] - days[i - 1]) > timedelta(days=PRICE_MAX_GAP_DAYS):
             raise DataError(f"gap: {days[i - 1]} -> {days[i]}", path=str(path), series=symbol, line=lines[i])
-    return PriceFile(symbol, path, file_sha256(path), days, cols["open"], cols["high"], cols["low"], cols["close"], cols["volume"])
+    return PriceFile(symbol, path, file_sha256(path), days, cols["open"], cols["high"], cols["low"], cols["close"], cols["volume"], lines)
 
 
 def _optional(text: str, what: str, path: Path, line: int) -> float | None:
@@ -209,7 +241,7 @@ def _optional(text: str, what: str, path: Path, line: int) -> float | None:
 def read_meetings(pack: Path) -> MeetingsFile:
     """Read `fomc/fomc_meetings.csv`: one row per meeting, call or intermeeting action."""
     path = pack / "fomc" / "fomc_meetings.csv"
-    _, body = _rows(path, "FOMC", FOMC_COLUMNS)
+    _, body = _rows(path, "FOMC", FOMC_COLUMNS, wide=5)
     meetings: list[Meeting] = []
     lines: list[int] = []
     for line, row in body:
@@ -235,3 +267,55 @@ def read_meetings(pack: Path) -> MeetingsFile:
         lines.append(line)
     _check_order([m.day for m in meetings], lines, path, "FOMC")
     return MeetingsFile(path, file_sha256(path), meetings)
+
+
+RELEASE_COLUMNS = ["release", "reference_period", "published_date", "published_time_et", "source"]
+_ONLY = re.compile(r"\.?\s*((?:[A-Z0-9]+)(?:\s*(?:,|and)\s*[A-Z0-9]+)*) only\W*$")
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseRow:
+    """One publication from the record: a reference period, its date and New York time (None = not recorded)."""
+
+    period: date
+    published: date
+    time: str | None
+    only: frozenset[str] | None  # the row covers only these series ("PAYEMS only"), None = every series of the release
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseFile:
+    release: str
+    path: Path
+    sha256: str
+    rows: list[ReleaseRow]
+
+
+def _period(text: str, path: Path, series: str, line: int) -> date:
+    raw = text.strip()
+    if len(raw) == 7:
+        raw += "-01"
+    return _parse_date(raw, path, series, line)
+
+
+def read_releases(pack: Path, release: str) -> ReleaseFile:
+    """Read `releases/<release>.csv`: release,reference_period (YYYY-MM or a week's date),published_date,published_time_et,source."""
+    path = pack / "releases" / f"{release}.csv"
+    _, body = _rows(path, release, RELEASE_COLUMNS, wide=4)
+    rows: list[ReleaseRow] = []
+    for line, row in body:
+        if len(row) != len(RELEASE_COLUMNS):
+            raise DataError(f"expected {len(RELEASE_COLUMNS)} columns, got {len(row)}", path=str(path), series=release, line=line)
+        period = _period(row[1], path, release, line)
+        published = _parse_date(row[2], path, release, line)
+        if published < period:
+            raise DataError(f"published {published} before its period {period}", path=str(path), series=release, line=line)
+        time = row[3].strip() or None
+        if time is not None and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", time):
+            raise DataError(f"bad time {time!r} (expected HH:MM New York time)", path=str(path), series=release, line=line)
+        match = _ONLY.search(row[4].strip())
+        only = frozenset(re.split(r"\s*(?:,|and)\s*", match.group(1))) if match else None
+        rows.append(ReleaseRow(period, published, time, only, line))
+    _check_order([r.period for r in rows], [r.line for r in rows], path, release)
+    return ReleaseFile(release, path, file_sha256(path), rows)

@@ -1,22 +1,27 @@
 """Load the data pack into the store: validate every file first, then write all of it in one transaction.
 
 Idempotent: a dataset whose file hash is unchanged is skipped, and a series that `data sync` fetched from FRED
-or Alpaca is not overwritten by the (older) pack copy.
+or Alpaca is not overwritten by the (older) pack copy. Every call also compares each stored series' derivation
+digest (release record, rule, overrides, calendar: `datastore.releases`) with the config's and re-derives the
+`available_at` of the series whose digest changed, whatever their source: a corrected rule takes effect on the next
+command, without deleting the store.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 
-from config.schema import AppConfig
+from config.schema import AppConfig, LabelOnly
 from datastore.errors import DataError
 from datastore.pack import file_sha256, read_meetings, read_prices, read_series
-from datastore.releases import LabelOnlySeries, release_instant
+from datastore.price_checks import check_prices
+from datastore.releases import LabelOnlySeries, SeriesDerivation, load_derivations, stored_available_at
 from datastore.sessions import close_instants
 from datastore.store import Store
 
@@ -30,6 +35,7 @@ class ImportResult:
     imported: list[str]
     unchanged: list[str]
     kept_newer_source: list[str]
+    rederived: list[str]
 
 
 def _fresh(store: Store, dataset_id: str, sha: str) -> tuple[bool, bool]:
@@ -60,10 +66,14 @@ def import_pack(store: Store, cfg: AppConfig, pack: Path, fetched_at: datetime) 
     """Validate every pack file named by the config, then write what changed atomically."""
     if not pack.is_dir():
         raise DataError("data pack directory not found (set data.pack_dir or CUTCYCLE_DATA_DIR)", path=str(pack))
+    derivations = load_derivations(cfg.series, cfg.release_calendar, pack, store.release_dates())
     if _all_unchanged(store, cfg, pack):
-        return ImportResult([], [*cfg.series, *cfg.prices, "FOMC"], [])
+        with store.transaction():
+            rederived = rederive_changed(store, derivations)
+        return ImportResult([], [*cfg.series, *cfg.prices, "FOMC"], [], rederived)
     series_files = [read_series(pack, sid, spec) for sid, spec in cfg.series.items()]
     price_files = [read_prices(pack, sym, spec) for sym, spec in cfg.prices.items()]
+    check_prices({pf.symbol: pf for pf in price_files}, cfg.prices)
     meetings = read_meetings(pack)
 
     imported: list[str] = []
@@ -71,19 +81,16 @@ def import_pack(store: Store, cfg: AppConfig, pack: Path, fetched_at: datetime) 
     kept: list[str] = []
     with store.transaction():
         for sf in series_files:
-            spec = cfg.series[sf.series]
             write, newer = _fresh(store, f"fred:{sf.series}", sf.sha256)
             if not write:
                 (kept if newer else unchanged).append(sf.series)
                 continue
-            try:
-                available = [release_instant(spec, p) for p in sf.periods]
-            except LabelOnlySeries:
-                available = [datetime.fromisoformat(LABEL_ONLY_AVAILABLE) for _ in sf.periods]
+            derivation = derivations[sf.series]
             store.replace_series(
-                sf.series, sf.periods, sf.values, available, None,
+                sf.series, sf.periods, sf.values, [_pack_available(derivation, p) for p in sf.periods], None,
                 source="pack", origin=str(sf.path), content_hash=sf.sha256, fetched_at=fetched_at,
-                vintage="latest vintage in the pack; available_at from the release rule",
+                vintage="latest vintage in the pack; available_at from the release record, else the rule",
+                derivation=derivation.digest,
             )
             imported.append(sf.series)
         for pf in price_files:
@@ -107,6 +114,33 @@ def import_pack(store: Store, cfg: AppConfig, pack: Path, fetched_at: datetime) 
             imported.append("FOMC")
         else:
             unchanged.append("FOMC")
+        rederived = rederive_changed(store, derivations)
     if imported:
         log.info("imported from the pack: %s", ", ".join(imported))
-    return ImportResult(imported, unchanged, kept)
+    return ImportResult(imported, unchanged, kept, rederived)
+
+
+def _pack_available(derivation: SeriesDerivation, period: date) -> datetime:
+    try:
+        return derivation.available_at(period)
+    except LabelOnlySeries:
+        return datetime.fromisoformat(LABEL_ONLY_AVAILABLE)
+
+
+def rederive_changed(store: Store, derivations: dict[str, SeriesDerivation]) -> list[str]:
+    """Re-derive available_at of every stored series whose derivation digest differs (call inside a transaction)."""
+    stored = store.derivations()
+    known = set(store.series_ids())
+    changed: list[str] = []
+    for sid, derivation in derivations.items():
+        digest = derivation.digest
+        if sid not in known or stored.get(sid) == digest:
+            continue
+        info = store.dataset(f"fred:{sid}")
+        if isinstance(derivation.spec.release, LabelOnly):
+            store.set_derivation(sid, digest)  # label-only rows keep when they were fetched (or never, from the pack)
+            continue
+        store.rederive(sid, partial(stored_available_at, derivation), digest)
+        changed.append(sid)
+        log.info("re-derived available_at of %s (%s): its release record, rule or calendar changed", sid, info.source if info else "?")
+    return changed

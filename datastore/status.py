@@ -6,11 +6,12 @@ the store holding it. Price bars are stale when more than a few sessions behind 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from config.schema import AppConfig, SeriesSpec
-from datastore.releases import LabelOnlySeries, next_expected_release
+from datastore.releases import DEFAULT_CALENDAR, LabelOnlySeries, SeriesDerivation, next_expected
 from datastore.sessions import nyse_calendar
 from datastore.store import Store
 
@@ -32,7 +33,8 @@ class SeriesStatus:
     note: str
 
 
-def _series_status(store: Store, sid: str, spec: SeriesSpec, now: datetime) -> SeriesStatus:
+def _series_status(store: Store, sid: str, derivation: SeriesDerivation, now: datetime) -> SeriesStatus:
+    spec: SeriesSpec = derivation.spec
     info = store.dataset(f"fred:{sid}")
     if info is None or info.last is None:
         return SeriesStatus(sid, "-", "series", None, None, 0, None, None, True, "missing from the store: run `main.py data sync`")
@@ -43,7 +45,7 @@ def _series_status(store: Store, sid: str, spec: SeriesSpec, now: datetime) -> S
     if spec.discontinued:
         return SeriesStatus(sid, info.source, "series", info.first, info.last, info.rows, last_available, None, False, spec.discontinued)
     try:
-        due = next_expected_release(spec, last_period)
+        due = next_expected(derivation, last_period)[1].at
     except LabelOnlySeries:
         return SeriesStatus(sid, info.source, "series", info.first, info.last, info.rows, None, None, False, "label only (NBER dates): never a trading input")
     grace = timedelta(days=spec.stale_after_days or GRACE_DAYS[spec.frequency])
@@ -68,8 +70,13 @@ def _bars_status(store: Store, symbol: str, now: datetime) -> SeriesStatus:
     return SeriesStatus(symbol, info.source, "bars", info.first, info.last, info.rows, last_available, None, stale, note)
 
 
-def data_status(store: Store, cfg: AppConfig, now: datetime) -> list[SeriesStatus]:
-    rows = [_series_status(store, sid, spec, now) for sid, spec in cfg.series.items()]
+def data_status(store: Store, cfg: AppConfig, now: datetime, derivations: Mapping[str, SeriesDerivation] | None = None) -> list[SeriesStatus]:
+    """`derivations` (datastore.releases.load_derivations) date the next release by the record; without, by the rule."""
+    how = dict(derivations or {})
+    rows = [
+        _series_status(store, sid, how.get(sid) or SeriesDerivation(sid, spec, cfg.release_calendar or DEFAULT_CALENDAR, None), now)
+        for sid, spec in cfg.series.items()
+    ]
     rows += [_bars_status(store, sym, now) for sym in cfg.prices]
     meetings = store.dataset("fomc:meetings")
     if meetings is not None:

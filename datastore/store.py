@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -51,6 +51,13 @@ CREATE TABLE IF NOT EXISTS bars (
     open REAL NOT NULL, high REAL NOT NULL, low REAL NOT NULL, close REAL NOT NULL, volume REAL NOT NULL,
     available_at TEXT NOT NULL,
     PRIMARY KEY (symbol, day)
+);
+CREATE TABLE IF NOT EXISTS release_dates (
+    series TEXT NOT NULL,
+    period TEXT NOT NULL,
+    published TEXT NOT NULL,        -- the day ALFRED first shows a value for the period (its first vintage)
+    source TEXT NOT NULL,           -- e.g. 'alfred first release, fetched 2026-08-31'
+    PRIMARY KEY (series, period)
 );
 CREATE TABLE IF NOT EXISTS fomc_meetings (
     day TEXT PRIMARY KEY,
@@ -132,7 +139,9 @@ class Store:
         content_hash: str,
         fetched_at: datetime,
         vintage: str,
+        derivation: str = "",
     ) -> None:
+        """Replace a series; `derivation` is the digest of what derived `available_at` ('' = re-derive on next open)."""
         starts = realtime_start if realtime_start is not None else [None] * len(periods)
         if not (len(periods) == len(values) == len(available_at) == len(starts)):
             raise ValueError("replace_series: columns differ in length")
@@ -150,6 +159,7 @@ class Store:
                 min(periods).isoformat() if periods else None, max(periods).isoformat() if periods else None, vintage,
             )
         )
+        self.set_derivation(series, derivation)
 
     def replace_bars(
         self,
@@ -192,14 +202,63 @@ class Store:
             )
         )
 
+    def replace_release_dates(self, series: str, first: Mapping[date, date], source: str) -> None:
+        """Store each period's first publication day as FRED/ALFRED reports it (replacing the series' earlier copy)."""
+        self._db.execute("DELETE FROM release_dates WHERE series=?", (series,))
+        self._db.executemany(
+            "INSERT INTO release_dates VALUES (?,?,?,?)", [(series, p.isoformat(), d.isoformat(), source) for p, d in sorted(first.items())]
+        )
+
     # -- reads ----------------------------------------------------------------------------------------------------
+
+    def release_dates(self) -> dict[str, dict[date, date]]:
+        """Series -> period -> first publication day, as `data sync` fetched them from ALFRED."""
+        out: dict[str, dict[date, date]] = {}
+        for series, period, published in self._db.execute("SELECT series, period, published FROM release_dates ORDER BY series, period"):
+            out.setdefault(series, {})[date.fromisoformat(period)] = date.fromisoformat(published)
+        return out
 
     def datasets(self) -> list[DatasetInfo]:
         return [DatasetInfo(*row) for row in self._db.execute("SELECT * FROM datasets ORDER BY kind, id")]
 
     def versions(self) -> dict[str, str]:
-        """Dataset id -> "source:hash:fetched_at": what a run read, for its journal entry."""
-        return {ds.id: f"{ds.source}:{ds.content_hash[:16]}:{ds.fetched_at}" for ds in self.datasets()}
+        """Dataset id -> "source:hash:fetched_at[:derivation]": what a run read, for its journal entry.
+
+        A series' version ends with the hash of what derived its available_at (record, rule, overrides, calendar),
+        so two runs over the same values released at different times do not look alike.
+        """
+        derived = self.derivations()
+        out = {}
+        for ds in self.datasets():
+            version = f"{ds.source}:{ds.content_hash[:16]}:{ds.fetched_at}"
+            digest = derived.get(ds.id.split(":", 1)[1]) if ds.kind == "series" else None
+            out[ds.id] = f"{version}:{digest[:12]}" if digest else version
+        return out
+
+    def derivations(self) -> dict[str, str]:
+        """Series id -> the digest of what derived its stored available_at ('' = unknown: re-derive)."""
+        rows = self._db.execute("SELECT key, value FROM meta WHERE key LIKE 'derivation:%'").fetchall()
+        return {key.split(":", 1)[1]: value for key, value in rows}
+
+    def set_derivation(self, series: str, digest: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"derivation:{series}", digest))
+
+    def rederive(self, series: str, available: Callable[[date, date | None], datetime], digest: str) -> int:
+        """Recompute every stored row's available_at from (period, realtime_start); values stay. Returns rows kept.
+
+        Two vintages of a period that now fall on the same instant keep the later vintage (it was out by then).
+        """
+        rows = self._db.execute(
+            "SELECT period, value, realtime_start FROM observations WHERE series=? ORDER BY period, realtime_start", (series,)
+        ).fetchall()
+        latest: dict[tuple[str, str], tuple[str, float | None, str, str | None]] = {}
+        for period, value, start in rows:
+            at = iso_utc(available(date.fromisoformat(period), date.fromisoformat(start) if start else None))
+            latest[(period, at)] = (period, value, at, start)
+        self._db.execute("DELETE FROM observations WHERE series=?", (series,))
+        self._db.executemany("INSERT INTO observations VALUES (?,?,?,?,?)", [(series, *row) for row in latest.values()])
+        self.set_derivation(series, digest)
+        return len(latest)
 
     def dataset(self, dataset_id: str) -> DatasetInfo | None:
         row = self._db.execute("SELECT * FROM datasets WHERE id=?", (dataset_id,)).fetchone()
@@ -218,6 +277,15 @@ class Store:
         frame["value"] = pd.to_numeric(frame["value"], errors="coerce").astype(float)
         frame["available_at"] = pd.to_datetime(frame["available_at"], utc=True)
         return frame
+
+    def period_span(self, series: str) -> tuple[date, date, int] | None:
+        """First and last period with a value, and how many periods have one; None when nothing is stored."""
+        row = self._db.execute(
+            "SELECT MIN(period), MAX(period), COUNT(DISTINCT period) FROM observations WHERE series=? AND value IS NOT NULL", (series,)
+        ).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return date.fromisoformat(row[0]), date.fromisoformat(row[1]), int(row[2])
 
     def as_of(self, series: str, ts: datetime) -> pd.DataFrame:
         """What was known of `series` at `ts`: the latest vintage per period with available_at <= ts.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -11,6 +11,7 @@ from config.schema import AppConfig
 from config.secrets import ENV_FRED_API_KEY, Secrets
 from datastore.alpaca_bars import BarsClient, sync_bars
 from datastore.fred_source import sync_fred
+from datastore.releases import SeriesDerivation
 from datastore.store import Store
 
 BARS_START = date(2016, 1, 4)  # Alpaca's daily history starts in 2016
@@ -31,6 +32,7 @@ def sync_all(
     bars_client: Callable[[], BarsClient] | None,
     fred_series: list[str] | None = None,
     symbols: list[str] | None = None,
+    derivations: Mapping[str, SeriesDerivation] | None = None,
 ) -> SyncReport:
     """FRED first, then Alpaca bars; a missing key skips that source with a clear line, never silently."""
     report = SyncReport()
@@ -40,9 +42,10 @@ def sync_all(
         report.lines.append(f"FRED: skipped: {ENV_FRED_API_KEY} is not set (the store keeps its current copies)")
         report.ok = False
     else:
-        for r in sync_fred(store, cfg, secrets, clock, fred_series):
+        for r in sync_fred(store, cfg, secrets, clock, fred_series, derivations):
             status = f" (HTTP {r.status})" if r.status else ""
-            report.lines.append(f"FRED {r.series}: {'ok, ' + str(r.rows) + ' rows' if r.ok else 'FAILED' + status}{' - ' + r.message if r.message else ''}")
+            outcome = f"ok, {r.rows} rows" if r.ok else f"NOT OK{status}" if r.rows else f"FAILED{status}"
+            report.lines.append(f"FRED {r.series}: {outcome}{' - ' + r.message if r.message else ''}")
             report.ok &= r.ok
     if bars_client is None or not secrets.has_alpaca():
         report.lines.append(f"Alpaca bars: skipped: {', '.join(secrets.missing_alpaca()) or 'no client'} not set (the store keeps its current bars)")

@@ -180,7 +180,7 @@ def _puts(snapshot: Snapshot, book: Book, iwm: float, spot: float, plan: _Plan, 
     years = hp.target_dte / 365.0
     if hp.strike_rule == "delta":
         atm_vol = implied_vol(vix, spot, spot, params.options)
-        strike = strike_for_delta(spot, hp.delta, years, rate / 100.0, atm_vol)
+        strike = strike_for_delta(spot, hp.delta, years, rate / 100.0, atm_vol, params.options.dividend_yield)
     else:
         strike = spot * hp.moneyness
     spec = PutSpec(params.symbol, strike, hp.target_dte, hp.min_dte, hp.max_dte)

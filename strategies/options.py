@@ -6,15 +6,29 @@ Alpaca's contract list to `select_put` and closes by `must_close`), so both choo
 Implied volatility: the pack has no RVX, so IWM's at-the-money IV is VIX x `iv_scale` (RVX has mostly traded
 1.2-1.35x VIX), and out-of-the-money puts get a linear skew, IV x (1 + skew x (1 - K/S)). Both are configurable
 assumptions, documented in `OptionModelParams`; every price from this model is journaled as synthetic.
+
+Dividends: puts are priced with IWM's dividend yield (`OptionModelParams.dividend_yield`, continuous), as a listed
+IWM put is. The backtest marks and settles them against the pack's dividend-adjusted IWM price, which does not drop
+on ex-dividend days the way the traded price (and a real strike) does: over a holding period of h years that
+overstates the underlying by about dividend_yield x h against the strike (0.2 % of spot for the 69 days a 90-day put
+is held before its 21-day roll, at 1.2 %), so the backtest's hedge payoffs are slightly understated. That bias is
+stated, not corrected: the pack holds no unadjusted IWM prices to settle against.
+
+Expiries: the standard monthly expiry is the third Friday; when the exchange is closed that day (Good Friday,
+Juneteenth on 2026-06-19, its observance on 2027-06-18) the options expire on the session before, as OCC lists them.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
+from functools import lru_cache
 from statistics import NormalDist
 from typing import NamedTuple
+
+import exchange_calendars as xcals
 
 from strategies.book import PutSpec
 from strategies.params import OptionModelParams
@@ -31,35 +45,35 @@ class OptionContract(NamedTuple):
     expiry: date
 
 
-def bs_put(spot: float, strike: float, years: float, rate: float, vol: float) -> float:
-    """Black–Scholes price of a European put per share (no dividends: the pack's prices are total return).
+def bs_put(spot: float, strike: float, years: float, rate: float, vol: float, dividend_yield: float = 0.0) -> float:
+    """Black–Scholes(-Merton) price of a European put per share, continuous dividend yield `dividend_yield`.
 
     At or after expiry (years <= 0) the price is the intrinsic value.
     """
     if years <= 0 or vol <= 0:
         return max(strike - spot, 0.0)
     sd = vol * math.sqrt(years)
-    d1 = (math.log(spot / strike) + (rate + 0.5 * vol * vol) * years) / sd
+    d1 = (math.log(spot / strike) + (rate - dividend_yield + 0.5 * vol * vol) * years) / sd
     d2 = d1 - sd
-    return strike * math.exp(-rate * years) * _N.cdf(-d2) - spot * _N.cdf(-d1)
+    return strike * math.exp(-rate * years) * _N.cdf(-d2) - spot * math.exp(-dividend_yield * years) * _N.cdf(-d1)
 
 
-def put_delta(spot: float, strike: float, years: float, rate: float, vol: float) -> float:
+def put_delta(spot: float, strike: float, years: float, rate: float, vol: float, dividend_yield: float = 0.0) -> float:
     """Black–Scholes delta of a put (between -1 and 0)."""
     if years <= 0 or vol <= 0:
         return -1.0 if strike > spot else 0.0
     sd = vol * math.sqrt(years)
-    d1 = (math.log(spot / strike) + (rate + 0.5 * vol * vol) * years) / sd
-    return _N.cdf(d1) - 1.0
+    d1 = (math.log(spot / strike) + (rate - dividend_yield + 0.5 * vol * vol) * years) / sd
+    return math.exp(-dividend_yield * years) * (_N.cdf(d1) - 1.0)
 
 
-def strike_for_delta(spot: float, delta: float, years: float, rate: float, vol: float) -> float:
+def strike_for_delta(spot: float, delta: float, years: float, rate: float, vol: float, dividend_yield: float = 0.0) -> float:
     """The strike whose Black–Scholes put delta is `delta` (at this vol; skew is applied to the price, not here)."""
     if not -1.0 < delta < 0.0:
         raise ValueError(f"put delta must be within (-1, 0), got {delta}")
     sd = vol * math.sqrt(years)
-    d1 = _N.inv_cdf(1.0 + delta)
-    return spot * math.exp(-d1 * sd + (rate + 0.5 * vol * vol) * years)
+    d1 = _N.inv_cdf(max(1.0 + delta * math.exp(dividend_yield * years), 1e-12))
+    return spot * math.exp(-d1 * sd + (rate - dividend_yield + 0.5 * vol * vol) * years)
 
 
 def implied_vol(vix: float, spot: float, strike: float, model: OptionModelParams) -> float:
@@ -75,7 +89,7 @@ def years_between(day: date, expiry: date) -> float:
 def put_mid(spot: float, strike: float, day: date, expiry: date, vix: float, rate_pct: float, model: OptionModelParams) -> float:
     """Model mid price per option share on `day` (the synthetic mark), rate in percent."""
     vol = implied_vol(vix, spot, strike, model)
-    return bs_put(spot, strike, years_between(day, expiry), rate_pct / 100.0, vol)
+    return bs_put(spot, strike, years_between(day, expiry), rate_pct / 100.0, vol, model.dividend_yield)
 
 
 def occ_symbol(underlying: str, expiry: date, strike: float, right: str = "P") -> str:
@@ -92,9 +106,29 @@ def parse_occ(symbol: str) -> tuple[str, date, str, float]:
     return root, expiry, tail[6], int(tail[7:]) / 1000.0
 
 
+@lru_cache(maxsize=1)
+def _nyse() -> xcals.ExchangeCalendar:
+    # exchange_calendars 4.13 trips a pandas 3.1 deprecation while building (see datastore.sessions)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return xcals.get_calendar("XNYS", start="1990-01-02", end="2040-12-31")
+
+
+def _is_session(day: date) -> bool:
+    cal = _nyse()
+    if not cal.first_session.date() <= day <= cal.last_session.date():
+        return day.weekday() < 5
+    return bool(cal.is_session(day.isoformat()))
+
+
 def third_friday(year: int, month: int) -> date:
+    """The standard monthly expiry: the third Friday, or the session before it when the exchange is closed."""
     first = date(year, month, 1)
-    return first + timedelta(days=(4 - first.weekday()) % 7 + 14)
+    day = first + timedelta(days=(4 - first.weekday()) % 7 + 14)
+    while not _is_session(day):
+        day -= timedelta(days=1)
+    return day
 
 
 def monthly_expiries(day: date, horizon_days: int) -> list[date]:

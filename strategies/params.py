@@ -90,6 +90,12 @@ class OptionModelParams(_Frozen):
     skew: float = Field(default=1.5, ge=0, le=10, description="IV multiplier grows by skew x (1 - strike/spot) for out-of-the-money puts")
     min_iv: float = Field(default=0.08, gt=0, le=1, description="floor on the implied volatility (annualised fraction)")
     strike_step: float = Field(default=1.0, gt=0, le=10, description="strike spacing of the synthetic chain (dollars)")
+    dividend_yield: float = Field(
+        default=0.012,
+        ge=0,
+        le=0.1,
+        description="IWM's dividend yield for put pricing (continuous, annual); source: iShares' IWM fund page, 12-month trailing yield ~1.0-1.5 %",
+    )
 
 
 class StrategyParams(_Frozen):

@@ -18,17 +18,17 @@ from backtest.cli import backtest_command
 from clock import ManualClock
 
 PINNED_STRATEGY = {
-    "total_return": 4.033060346930988,
-    "cagr": 0.06407500561080681,
-    "volatility": 0.11033022653574391,
-    "sharpe": 0.45047663182077324,
-    "sortino": 0.6374782745885813,
-    "max_drawdown": -0.22048821783578032,
-    "calmar": 0.2906051227577607,
-    "exposure": 0.49868484333047086,
-    "turnover": 0.5877602417857224,
-    "hedge_cost": 2250.7840815460177,
-    "hedge_payoff": 581.7371744676536,
+    "total_return": 4.03671709646538,
+    "cagr": 0.06410470636362375,
+    "volatility": 0.11030763247229024,
+    "sharpe": 0.450802599992499,
+    "sortino": 0.6379053836907572,
+    "max_drawdown": -0.2205278531149294,
+    "calmar": 0.2906875728310619,
+    "exposure": 0.4980011423359771,
+    "turnover": 0.5850436887896859,
+    "hedge_cost": 2311.2463729467045,
+    "hedge_payoff": 598.665865277492,
 }
 PINNED_DRAWDOWN = ("2002-04-16", "2002-10-09")
 PINNED_BENCHMARKS = {

@@ -51,6 +51,19 @@ def test_cycles_found_by_the_phase_rules(studies: list[CycleStudy]) -> None:
     assert studies[4].later_session == date(2008, 10, 8)  # the 7 Oct call was announced the next morning
 
 
+def test_the_2020_emergency_cut_is_measured_from_its_announcement_session(studies: list[CycleStudy]) -> None:
+    """Announced 2020-03-03 10:00 ET (the target range shows it from 2020-03-04): windows start at the 03-03 close."""
+    s = studies[5]
+    assert (s.later_phase_start, s.later_session) == (date(2020, 3, 3), date(2020, 3, 3))
+    later = s.after_later_phase
+    assert later is not None
+    rut, gspc = raw_closes("RUT"), raw_closes("GSPC")
+    assert later[12].start == date(2020, 3, 3)
+    assert later[12].small == pytest.approx(independent_return(rut, date(2020, 3, 3), 12), abs=1e-12)
+    assert (round(later[12].small, 3), round(later[12].large, 3)) == (0.486, 0.272)
+    assert later[12].large == pytest.approx(independent_return(gspc, date(2020, 3, 3), 12), abs=1e-12)
+
+
 def test_returns_match_an_independent_computation_from_the_raw_csvs(studies: list[CycleStudy]) -> None:
     prices = {sym: raw_closes(sym) for sym in ("RUT", "GSPC", "IWM", "SPY")}
     pairs = {"index": ("RUT", "GSPC"), "etf": ("IWM", "SPY")}

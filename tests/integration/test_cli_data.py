@@ -39,7 +39,7 @@ def test_data_status_json_lists_every_pack_series(capsys: pytest.CaptureFixture[
         assert set(row) >= {"id", "source", "first", "last", "rows", "last_available_at", "stale"}
     # At 2026-06-12: May CPI is due 2026-06-15, so the April print is current; SAHMREALTIME stopped in 2025.
     assert rows["CPIAUCSL"]["stale"] is False
-    assert rows["CPIAUCSL"]["last_available_at"].startswith("2026-05-15T12:30")
+    assert rows["CPIAUCSL"]["last_available_at"].startswith("2026-05-12T12:30")  # the record
     assert rows["SAHMREALTIME"]["stale"] is True
     assert rows["RUT"]["stale"] is True and rows["IWM"]["stale"] is False
     assert (tmp_path / "state").stat().st_mode & 0o777 == 0o700

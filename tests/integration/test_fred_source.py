@@ -29,7 +29,9 @@ from datastore.fred_source import (
     fetch_series,
     sync_fred,
 )
+from datastore.releases import SeriesDerivation, load_derivations
 from datastore.store import Store
+from datastore.sync import sync_all
 from tests.servers.fred_server import OBSERVATIONS_PATH, Fault, FredServer, ServedSeries
 
 KEY = "zqsentinelfredkey0123456789abcdz"  # shaped like a real key: 32 lower-case alphanumerics
@@ -60,14 +62,15 @@ def pack_values(series_id: str) -> dict[date, float]:
         return {date.fromisoformat(r[0]): float(r[1]) for r in list(csv.reader(fh))[1:] if r[1]}
 
 
-def config(server: FredServer, *, vintages: bool = False, timeout: float = 2.0, attempts: int = 3) -> AppConfig:
-    """The real default config, through the real loader, pointed at the local server."""
+def config(server: FredServer, *, vintages: bool = False, timeout: float = 2.0, attempts: int = 3, release_dates: bool = False) -> AppConfig:
+    """The real default config, through the real loader, pointed at the local server (first-release days off unless asked)."""
     overrides = [
         f'fred.root_url="{server.root_url}"',
         f"fred.timeout_seconds={timeout}",
         f"fred.max_attempts={attempts}",
         "fred.backoff_seconds=0.5",
         f"fred.vintages={str(vintages).lower()}",
+        f"fred.release_dates={str(release_dates).lower()}",
     ]
     return load_config(overrides=overrides).config
 
@@ -91,9 +94,14 @@ def store(tmp_path: Path) -> Iterator[Store]:
     st.close()
 
 
-def test_latest_vintage_lands_in_the_store_with_release_rule_times(server: FredServer, store: Store) -> None:
+def derivations(cfg: AppConfig) -> dict[str, SeriesDerivation]:
+    return load_derivations(cfg.series, cfg.release_calendar, FRED_DIR.parent)
+
+
+def test_latest_vintage_lands_in_the_store_with_release_record_times(server: FredServer, store: Store) -> None:
     clock = SleepLog()
-    results = sync_fred(store, config(server), SECRETS, clock, ["CPIAUCSL"])
+    cfg = config(server)
+    results = sync_fred(store, cfg, SECRETS, clock, ["CPIAUCSL"], derivations(cfg))
 
     expected = pack_values("CPIAUCSL")
     assert results == [SyncResult("CPIAUCSL", True, len(expected), "fred", VINTAGE_LATEST)]
@@ -101,9 +109,9 @@ def test_latest_vintage_lands_in_the_store_with_release_rule_times(server: FredS
     assert len(frame) == len(expected)
     jan = frame.loc[pd.Timestamp("2024-01-01")]
     assert jan["value"] == expected[date(2024, 1, 1)]
-    assert jan["available_at"] == at_utc("2024-02-15 13:30")  # the 15th, 08:30 ET (EST)
-    assert frame.loc[pd.Timestamp("2024-06-01"), "available_at"] == at_utc("2024-07-15 12:30")  # 08:30 EDT
-    before, after = store.as_of("CPIAUCSL", at_utc("2024-02-15 13:29")), store.as_of("CPIAUCSL", at_utc("2024-02-15 13:30"))
+    assert jan["available_at"] == at_utc("2024-02-13 13:30")  # the record: 2024-02-13, 08:30 ET (EST)
+    assert frame.loc[pd.Timestamp("2024-06-01"), "available_at"] == at_utc("2024-07-11 12:30")  # 08:30 EDT
+    before, after = store.as_of("CPIAUCSL", at_utc("2024-02-13 13:29")), store.as_of("CPIAUCSL", at_utc("2024-02-13 13:30"))
     assert before.index[-1] == pd.Timestamp("2023-12-01")
     assert after.index[-1] == pd.Timestamp("2024-01-01")
 
@@ -141,13 +149,13 @@ def test_alfred_vintages_first_release_before_the_revision_and_revised_after(ser
             },
         )
     )
-    [result] = sync_fred(store, config(server, vintages=True), SECRETS, SleepLog(), ["CPIAUCSL"])
+    [result] = sync_fred(store, config(server, vintages=True), SECRETS, SleepLog(), ["CPIAUCSL"])  # no record: the rule
 
     assert (result.ok, result.source, result.vintage, result.rows) == (True, "alfred", VINTAGE_ALFRED, 5)
     rows = store.observations("CPIAUCSL")
     jan = rows[rows["period"] == pd.Timestamp("2024-01-01")]
-    # first release: ALFRED says 2024-02-13, the rule (15th 08:30 ET) is later and wins; revision at 08:30 ET
-    assert list(jan["available_at"]) == [at_utc("2024-02-15 13:30"), at_utc("2025-02-12 13:30")]
+    # first release: ALFRED says 2024-02-13, the rule (26th 08:30 ET, CPI's latest day) is later and wins; revision at 08:30 ET
+    assert list(jan["available_at"]) == [at_utc("2024-02-26 13:30"), at_utc("2025-02-12 13:30")]
     assert list(jan["value"]) == [308.417, 309.698]
     assert list(jan["realtime_start"]) == ["2024-02-13", "2025-02-12"]
     assert rows.loc[rows["period"] == pd.Timestamp("2025-10-01"), "value"].isna().all()
@@ -158,7 +166,7 @@ def test_alfred_vintages_first_release_before_the_revision_and_revised_after(ser
     assert jan_as_of("2024-06-01 00:00") == 308.417
     assert jan_as_of("2025-02-12 13:29") == 308.417
     assert jan_as_of("2025-02-12 13:30") == 309.698
-    assert pd.Timestamp("2024-01-01") not in store.as_of("CPIAUCSL", at_utc("2024-02-15 13:29")).index
+    assert pd.Timestamp("2024-01-01") not in store.as_of("CPIAUCSL", at_utc("2024-02-26 13:29")).index
     assert pd.Timestamp("2025-10-01") not in store.as_of("CPIAUCSL", at_utc("2026-08-01")).index
 
     info = store.dataset("fred:CPIAUCSL")
@@ -273,13 +281,14 @@ def test_one_failing_series_leaves_the_others_and_its_own_data_intact(server: Fr
     cfg = config(server)
     assert all(r.ok for r in sync_fred(store, cfg, SECRETS, SleepLog(), ["CPIAUCSL", "AAA10Y"]))
     aaa_before = store.observations("AAA10Y")
-    server.add(ServedSeries.latest("CPIAUCSL", {date(2024, 1, 1): 309.9, date(2024, 2, 1): 310.5}, released=date(2026, 8, 1)))
+    revised = {**pack_values("CPIAUCSL"), date(2024, 1, 1): 309.9}
+    server.add(ServedSeries.latest("CPIAUCSL", revised, released=date(2026, 8, 1)))
     server.fail(OBSERVATIONS_PATH, Fault.html(503, series_id="AAA10Y"))
 
     cpi, aaa = sync_fred(store, cfg, SECRETS, SleepLog(), ["CPIAUCSL", "AAA10Y"])
 
-    assert (cpi.ok, cpi.rows) == (True, 2)
-    assert list(store.observations("CPIAUCSL")["value"]) == [309.9, 310.5]
+    assert (cpi.ok, cpi.rows) == (True, len(revised))
+    assert store.observations("CPIAUCSL").set_index("period").loc[pd.Timestamp("2024-01-01"), "value"] == 309.9
     assert (aaa.ok, aaa.status) == (False, 503)
     pd.testing.assert_frame_equal(store.observations("AAA10Y"), aaa_before)
 
@@ -328,3 +337,71 @@ def test_the_key_appears_nowhere_but_the_api_key_parameter(server: FredServer, s
         assert request.target.count(KEY) == 1
         assert KEY not in request.path
         assert all(KEY not in value for value in request.headers.values())
+
+
+def test_a_truncated_refresh_keeps_the_stored_history_and_is_not_ok(server: FredServer, store: Store) -> None:
+    """R41: FRED serving BAMLH0A0HYM2 from 2023-06 only must not replace the stored 1996-2026 series."""
+    cfg = config(server)
+    server.add(pack_csv("BAMLH0A0HYM2"))
+    [first] = sync_fred(store, cfg, SECRETS, SleepLog(), ["BAMLH0A0HYM2"])
+    assert first.ok
+    before, info_before = store.observations("BAMLH0A0HYM2"), store.dataset("fred:BAMLH0A0HYM2")
+    server.add(pack_csv("BAMLH0A0HYM2", start=date(2023, 6, 1)))
+
+    report = sync_all(store, cfg, SECRETS, SleepLog(), bars_client=None, fred_series=["BAMLH0A0HYM2"])
+
+    assert not report.ok
+    [line] = [x for x in report.lines if x.startswith("FRED")]
+    assert line.startswith("FRED BAMLH0A0HYM2: NOT OK") and "kept the stored copy" in line
+    assert "1996-12-31" in line and "2023-06" in line
+    pd.testing.assert_frame_equal(store.observations("BAMLH0A0HYM2"), before)
+    assert store.dataset("fred:BAMLH0A0HYM2") == info_before
+    # a copy that ends earlier than the stored one is refused the same way
+    server.add(pack_csv("BAMLH0A0HYM2", end=date(2020, 1, 1)))
+    [short] = sync_fred(store, cfg, SECRETS, SleepLog(), ["BAMLH0A0HYM2"])
+    assert not short.ok and "kept the stored copy" in short.message
+
+
+def test_sync_stores_alfred_first_release_days_and_dates_values_by_them(server: FredServer, store: Store) -> None:
+    """A delayed release (the 2025 shutdown) and a period past the pack's record are dated by ALFRED's first vintage."""
+    history = {
+        date(2025, 8, 1): [(date(2025, 9, 11), 323.4)],
+        date(2025, 9, 1): [(date(2025, 10, 24), 324.2), (date(2025, 11, 13), 324.245)],  # delayed by the shutdown
+        date(2025, 10, 1): [(date(2025, 12, 18), ".")],  # never collected
+        date(2025, 11, 1): [(date(2025, 12, 18), 325.063)],
+        date(2026, 12, 1): [(date(2027, 1, 21), 330.0)],  # beyond the pack's record (it ends with Nov-2026)
+    }
+    server.add(ServedSeries.with_vintages("CPIAUCSL", history))
+    server.today = date(2027, 2, 1)
+    cfg = config(server, release_dates=True)
+    derived = derivations(cfg)
+
+    [result] = sync_fred(store, cfg, SECRETS, SleepLog(), ["CPIAUCSL"], derived)
+
+    assert result.ok and "4 first-release days" in result.message
+    assert store.release_dates()["CPIAUCSL"] == {
+        date(2025, 8, 1): date(2025, 9, 11), date(2025, 9, 1): date(2025, 10, 24),
+        date(2025, 11, 1): date(2025, 12, 18), date(2026, 12, 1): date(2027, 1, 21),
+    }
+    assert [r.path.rsplit("/", 1)[-1] for r in server.requests()][:2] == ["vintagedates", "observations"]
+    frame = store.observations("CPIAUCSL").set_index("period")["available_at"]
+    assert frame[pd.Timestamp("2025-09-01")] == at_utc("2025-10-24 12:30")  # the pack's record agrees
+    assert frame[pd.Timestamp("2026-12-01")] == at_utc("2027-01-21 13:30")  # ALFRED's day at 08:30 ET, not the rule's 26th
+    assert pd.Timestamp("2026-12-01") not in store.as_of("CPIAUCSL", at_utc("2027-01-21 13:29")).index
+    # the next command's derivation reads the stored days: nothing to re-derive
+    again = load_derivations(cfg.series, cfg.release_calendar, FRED_DIR.parent, store.release_dates())["CPIAUCSL"]
+    assert store.derivations()["CPIAUCSL"] == again.digest
+    assert again.published(date(2026, 12, 1)).basis == "alfred first release"
+
+
+def test_first_release_days_keep_within_alfreds_vintage_limit(server: FredServer, store: Store) -> None:
+    weeks = [date(2024, 1, 6) + pd.Timedelta(days=7 * k).to_pytimedelta() for k in range(8)]
+    server.add(ServedSeries.with_vintages("ICSA", {w: [(w + pd.Timedelta(days=5).to_pytimedelta(), 200000 + k)] for k, w in enumerate(weeks)}))
+    server.max_vintage_dates = 5
+    [result] = sync_fred(store, config(server, release_dates=True), SECRETS, SleepLog(), ["ICSA"])
+    assert result.ok
+    first = store.release_dates()["ICSA"]
+    # the window is halved until the server accepts it (8 vintages, 5 allowed: the last 3); the week on the window's
+    # first vintage is left out (it may have been published earlier), the later ones are dated exactly
+    assert sorted(first) == weeks[6:]
+    assert all(first[w] == w + pd.Timedelta(days=5).to_pytimedelta() for w in weeks[6:])

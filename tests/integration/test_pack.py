@@ -120,3 +120,85 @@ def test_missing_pack_and_missing_file(tmp_path: Path, pack_copy: Path, app_conf
 def test_unknown_series_is_a_clear_error(pack_store: Store) -> None:
     with pytest.raises(DataError, match="series NOPE"):
         pack_store.observations("NOPE")
+
+
+# -- price checks at import (R40) --------------------------------------------------------------------------------
+
+
+def _scale_prices(path: Path, factor: float, *, since: str, until: str = "9999") -> None:
+    """Multiply open/high/low/close of the rows dated in [since, until] (a split-like step, or a spike)."""
+    lines = path.read_text().splitlines()
+    out = [lines[0]]
+    for line in lines[1:]:
+        cells = line.split(",")
+        if since <= cells[0] <= until:
+            cells[1:6] = [f"{float(c) * factor:.6f}" for c in cells[1:6]]
+        out.append(",".join(cells))
+    path.write_text("\n".join(out) + "\n")
+
+
+def _drop_row(path: Path, day: str) -> None:
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(line for line in lines if not line.startswith(day)) + "\n")
+
+
+def _set_close(path: Path, day: str, value: str) -> None:
+    lines = path.read_text().splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith(day):
+            cells = line.split(",")
+            cells[1:6] = [value] * 5
+            lines[i] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+
+
+BAD_PRICES = [
+    # a split-like -50 % gap in IWM from 2024-03-04 on, with no move in the Russell 2000
+    ("IWM.csv", lambda p: _scale_prices(p, 0.5, since="2024-03-04"), "2024-03-04", "IWM", "while RUT moved"),
+    # the same after the RUT file ends (2026-02-20): no index to confirm the move
+    ("IWM.csv", lambda p: _scale_prices(p, 0.5, since="2026-04-01"), "2026-04-01", "IWM", "no index to confirm it"),
+    # a one-day x10 spike in an index
+    ("VIX.csv", lambda p: _scale_prices(p, 10, since="2019-05-06", until="2019-05-06"), "2019-05-06", "VIX", "one-day spike"),
+    # a session missing against the NYSE calendar
+    ("SPY.csv", lambda p: _drop_row(p, "2021-07-14"), "2021-07-15", "SPY", "NYSE session 2021-07-14 is missing"),
+    # non-positive and absurd values
+    ("GSPC.csv", lambda p: _set_close(p, "2010-06-01", "0"), "2010-06-01", "GSPC", "non-positive price"),
+    ("RUT.csv", lambda p: _set_close(p, "2010-06-01", "-5"), "2010-06-01", "RUT", "non-positive price"),
+    ("IWM.csv", lambda p: _set_close(p, "2010-06-01", "2e9"), "2010-06-01", "IWM", "implausible price"),
+    # a huge cell
+    ("SPY.csv", lambda p: _set_close(p, "2010-06-01", "1" * 5000), "2010-06-01", "SPY", "5,000 characters"),
+]
+
+
+@pytest.mark.parametrize(("name", "damage", "day", "series", "message"), BAD_PRICES)
+def test_bad_prices_are_refused_naming_file_and_line(
+    pack_copy: Path, tmp_path: Path, app_config: AppConfig, name: str, damage: object, day: str, series: str, message: str
+) -> None:
+    path = pack_copy / "prices" / name
+    damage(path)  # type: ignore[operator]
+    store = Store(tmp_path / "s.sqlite")
+    with pytest.raises(DataError) as err:
+        import_pack(store, app_config, pack_copy, NOW)
+    text = str(err.value)
+    assert str(path) in text and f"series {series}" in text and message in text, text
+    assert err.value.line == _line_of(path, day)
+    assert store.datasets() == []
+
+
+def test_a_huge_file_is_refused_before_it_is_read(pack_copy: Path, tmp_path: Path, app_config: AppConfig) -> None:
+    """A 38 MB FRED file with dates to the year 7500: refused by its size, in bounded memory."""
+    path = pack_copy / "fred" / "DGS10.csv"
+    with path.open("a") as fh:
+        row = "7500-01-01,4.0\n"
+        fh.write(row * (38_000_000 // len(row)))
+    with pytest.raises(DataError, match=r"DGS10.csv, series DGS10: file is 38\.\d MB, over the 16 MB limit"):
+        import_pack(Store(tmp_path / "s.sqlite"), app_config, pack_copy, NOW)
+
+
+def test_an_implausible_date_is_refused(pack_copy: Path, tmp_path: Path, app_config: AppConfig) -> None:
+    path = pack_copy / "fred" / "DGS10.csv"
+    with path.open("a") as fh:
+        fh.write("7500-01-01,4.0\n")
+    with pytest.raises(DataError, match=r"implausible date 7500-01-01") as err:
+        import_pack(Store(tmp_path / "s.sqlite"), app_config, pack_copy, NOW)
+    assert err.value.line == len(path.read_text().splitlines())

@@ -97,7 +97,7 @@ def test_fred_message_for_too_many_vintages_is_recognised() -> None:
 
 class TestVintageAvailableAt:
     def test_first_release_dated_before_the_rule_waits_for_the_rule(self) -> None:
-        assert vintage_available_at(CPI, date(2024, 1, 1), date(2024, 2, 13)) == utc(2024, 2, 15, 13, 30)
+        assert vintage_available_at(CPI, date(2024, 1, 1), date(2024, 2, 13)) == utc(2024, 2, 26, 13, 30)  # the 26th: CPI's latest day
 
     def test_revision_is_known_at_the_release_time_of_its_day(self) -> None:
         assert vintage_available_at(CPI, date(2024, 1, 1), date(2025, 2, 12)) == utc(2025, 2, 12, 13, 30)  # EST
@@ -116,8 +116,8 @@ class TestVintageRows:
 
     def test_vintages_landing_on_the_same_instant_keep_the_later_one(self) -> None:
         frame = alfred_frame([("2024-02-01", "2024-03-13", 310.4), ("2024-02-01", "2024-03-12", 310.3)])
-        [row] = vintage_rows(CPI, frame)  # both dated before the rule's 2024-03-15 08:30 ET
-        assert (row.value, row.realtime_start, row.available_at) == (310.4, date(2024, 3, 13), utc(2024, 3, 15, 12, 30))
+        [row] = vintage_rows(CPI, frame)  # both dated before the rule's 2024-03-26 08:30 ET
+        assert (row.value, row.realtime_start, row.available_at) == (310.4, date(2024, 3, 13), utc(2024, 3, 26, 12, 30))
 
     def test_rows_are_sorted_by_period_then_available_at(self) -> None:
         frame = alfred_frame([("2024-01-01", "2025-02-12", 309.7), ("2023-12-01", "2024-01-11", 306.7), ("2024-01-01", "2024-02-13", 308.4)])

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 from datetime import date, timedelta
+from statistics import NormalDist
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -17,6 +19,7 @@ from strategies.options import (
     occ_symbol,
     parse_occ,
     put_delta,
+    put_mid,
     select_put,
     strike_for_delta,
     synthetic_chain,
@@ -69,6 +72,33 @@ def test_third_fridays() -> None:
     assert third_friday(2025, 3) == date(2025, 3, 21)
     exp = monthly_expiries(date(2024, 6, 21), 70)
     assert exp == [date(2024, 7, 19), date(2024, 8, 16)]
+
+
+def test_expiries_on_exchange_holidays_move_to_the_session_before() -> None:
+    assert third_friday(2026, 6) == date(2026, 6, 18)  # Juneteenth, Friday 2026-06-19
+    assert third_friday(2027, 6) == date(2027, 6, 17)  # Juneteenth observed, Friday 2027-06-18
+    assert third_friday(2008, 3) == date(2008, 3, 20)  # Good Friday 2008-03-21
+    assert third_friday(2019, 4) == date(2019, 4, 18)  # Good Friday 2019-04-19
+    assert third_friday(2022, 4) == date(2022, 4, 14)  # Good Friday 2022-04-15 (the third Friday)
+    assert third_friday(2025, 4) == date(2025, 4, 17)  # Good Friday 2025-04-18
+    assert date(2026, 6, 18) in monthly_expiries(date(2026, 5, 1), 60)
+
+
+def test_dividend_yield_raises_the_put_and_matches_put_call_parity() -> None:
+    s, k, t, r, v, q = 200.0, 180.0, 0.25, 0.04, 0.25, 0.012
+    put_q, put_0 = bs_put(s, k, t, r, v, q), bs_put(s, k, t, r, v)
+    assert put_q > put_0
+    # parity with the Black-Scholes-Merton call: C - P = S e^{-qT} - K e^{-rT}
+    d1 = (math.log(s / k) + (r - q + v * v / 2) * t) / (v * math.sqrt(t))
+    nd = NormalDist().cdf
+    call = s * math.exp(-q * t) * nd(d1) - k * math.exp(-r * t) * nd(d1 - v * math.sqrt(t))
+    assert call - put_q == pytest.approx(s * math.exp(-q * t) - k * math.exp(-r * t), abs=1e-9)
+    key = strike_for_delta(100.0, -0.25, 0.25, 0.02, 0.3, q)
+    assert put_delta(100.0, key, 0.25, 0.02, 0.3, q) == pytest.approx(-0.25, abs=1e-9)
+    assert MODEL.dividend_yield == 0.012
+    assert put_mid(200.0, 180.0, date(2024, 1, 2), date(2024, 4, 2), 20.0, 4.0, MODEL) > put_mid(
+        200.0, 180.0, date(2024, 1, 2), date(2024, 4, 2), 20.0, 4.0, MODEL.model_copy(update={"dividend_yield": 0.0})
+    )
 
 
 def test_select_put_prefers_target_expiry_then_strike() -> None:
