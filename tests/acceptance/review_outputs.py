@@ -14,7 +14,6 @@ import sys
 import tempfile
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 from backtest.cli import backtest_command
 from clock import ManualClock
@@ -55,7 +54,7 @@ def review_outputs(store_dir: Path, window: tuple[str, str] | None, days: tuple[
     with open_runs([folder]) as source:
         ra, rb = source.run(a), source.run(b)
         versions = {ra.info.code_version, rb.info.code_version}
-        rows = [{k: (json.loads(r[k]) if k.endswith("_json") else r[k]) for k in r.keys()} for r in source.decisions(ra)]
+        rows = [{k: (json.loads(v) if k.endswith("_json") else v) for k, v in dict(r).items()} for r in source.decisions(ra)]
         out["decisions"] = json.dumps(rows, sort_keys=True)
         out["parity"] = render_parity(parity_diff(source, ra, source, rb))
         if report:
