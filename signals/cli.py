@@ -61,6 +61,8 @@ def snapshot_table(snap: Snapshot) -> str:
         shown = reading.value if reading.value is not None else reading.last_value
         lines.append(f"  {name:<24}{_num(shown, '{:>12.3f}'):>12}  {reading.period or '':<10}{flag}  {describe(name)}")
     lines += ["", f"REGIME  {r.name}   (runner-up: {r.runner_up})"]
+    if snap.call is not None and snap.call.rules_call != r.name:
+        lines.append(f"  the rules call {snap.call.rules_call} today; the call is held (signals/stability.py)")
     lines += [f"  - {reason}" for reason in r.reasons]
     if r.missing_inputs:
         lines.append(f"  missing or stale inputs: {', '.join(r.missing_inputs)}")
@@ -97,6 +99,8 @@ def history_rows(snaps: Sequence[Snapshot]) -> list[dict[str, Any]]:
             "vix_off_peak": s.market.vix_off_peak,
             "bill_rate": s.market.bill_rate,
             "fallback": s.regime.fallback,
+            "rules_call": s.call.rules_call if s.call is not None else s.regime.name,
+            "held": s.call.held if s.call is not None else None,
         }
         row.update({name: reading.value for name, reading in s.indicators.items()})
         rows.append(row)
