@@ -440,7 +440,10 @@ def cmd_compare(app: App, args: argparse.Namespace) -> int:
     from review.cli import compare_command
 
     out = Path(args.out) if args.out else None
-    print(compare_command(journal_paths(app), args.run_a, args.run_b, fmt=_fmt(args), out=out))
+    store = app.store()
+    closes: dict[str, Any] = {s: store.bars(s)["close"].astype(float) for s in ("IWM", "SPY") if s in store.symbols()}
+    labels = store.observations("USREC").set_index("period")["value"] if "USREC" in store.series_ids() else None
+    print(compare_command(journal_paths(app), args.run_a, args.run_b, fmt=_fmt(args), out=out, closes=closes, recession_months=labels))
     return EXIT_OK
 
 
