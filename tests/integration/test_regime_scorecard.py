@@ -156,3 +156,33 @@ def test_the_carried_state_is_point_in_time_and_start_independent_once_warm(pit:
         as_of = session_as_of(snap.day, P)
         cut = build_snapshot(pit.truncated(as_of), as_of, snap.day, P)
         assert (cut.regime, cut.call) == (snap.regime, snap.call)
+
+
+RAW_RULES = """# every step taken the session the rules call it: the calls before stable calls (bands stay)
+[signals.stability]
+dwell_sessions = 0
+[signals.stability.confirm]
+crisis = 1
+late_cuts = 1
+recession_risk = 1
+tightening = 1
+neutral = 1
+"""
+
+
+def test_compare_shows_a_variants_scorecard_beside_the_default(state: str, pack_dir: Path, tmp_path: Path) -> None:
+    window = ["--start", "2007-06-01", "--end", "2009-12-31"]
+    (tmp_path / "raw.toml").write_text(RAW_RULES)
+    raw_variant = ["--config", str(tmp_path / "raw.toml")]
+    stable = json.loads(_cli(state, pack_dir, "backtest", *window, "--json", "--no-progress"))["run_id"]
+    raw = json.loads(_cli(state, pack_dir, *raw_variant, "backtest", *window, "--json", "--no-progress"))["run_id"]
+    cards = json.loads(_cli(state, pack_dir, "compare", stable, raw, "--json"))["scorecards"]
+    a, b = cards["a"], cards["b"]
+    # the default's journaled calls are exactly what `regimes` scores for the same sessions
+    alone = json.loads(_cli(state, pack_dir, "regimes", *window, "--json"))
+    assert a["spells"] == alone["spells"] and a["regimes"] == alone["regimes"]
+    assert a["blips"] == 0 and b["changes"] > a["changes"]
+    variant = json.loads(_cli(state, pack_dir, *raw_variant, "regimes", *window, "--json"))  # a variant's scorecard before any backtest
+    assert b["spells"] == variant["spells"]
+    text = _cli(state, pack_dir, "compare", stable, raw)
+    assert f"regime calls: A {a['changes']} changes" in text and "recession from 2008-01: first call lead (A | B)" in text
