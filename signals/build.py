@@ -135,18 +135,23 @@ def snapshot_history(
 ) -> list[Snapshot]:
     """One snapshot per session day, each at `session_as_of(day)`; equal to `build_snapshot` day by day.
 
-    `days` are consecutive sessions: the stable call's state is carried from each to the next, starting in the
-    warm-up sessions before the first.
+    The stable call's state is carried through every session from the warm-up before the first day to the last
+    (sessions between sparse `days`, such as event dates, are evaluated too and not returned).
     """
     if not days:
         return []
-    warm = warmup_days(pit, days[0], params)
-    every = [*warm, *days]
+    first, last = min(days), max(days)
+    cutoff = session_as_of(last, params)
+    between: list[date] = []
+    if "SPY" in pit.symbols():
+        index = pit.bars_as_of("SPY", cutoff).index
+        between = [ts.date() for ts in index[(index >= pd.Timestamp(first)) & (index <= pd.Timestamp(last))]]
+    every = sorted({*warmup_days(pit, first, params), *between, *days})
     instants = [session_as_of(d, params) for d in every]
-    cutoff = max(instants)
     book = IndicatorBook.build(pit, cutoff, params.indicators)
     decisions = derive_decisions(target_path(pit, cutoff), pit.meetings, params.phase)
-    out = _chain(book, decisions, calendar(pit.meetings, schedule), every, instants, params)[len(warm):]
+    by_day = {s.day: s for s in _chain(book, decisions, calendar(pit.meetings, schedule), every, instants, params)}
+    out = [by_day[d] for d in days]
     seen: set[str] = set()
     for snap in out:
         for warning in snap.phase.warnings:
