@@ -314,6 +314,38 @@ def cmd_events(app: App, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_regimes(app: App, args: argparse.Namespace) -> int:
+    from signals import cli as sig
+    from signals.build import session_days, snapshot_history
+    from signals.scorecard import recession_spans, scorecard
+    from signals.study import closes
+
+    pit, schedule = _signal_inputs(app)
+    start = parse_day(args.start) if args.start else REGIMES_START
+    end = parse_day(args.end) if args.end else _last_session(pit)
+    days = session_days(pit, start, end)
+    if not days:
+        raise UsageError(f"regimes: no sessions between {start} and {end} in the store")
+    snaps = snapshot_history(pit, days, app.cfg.signals, schedule)
+    store = app.store()
+    labels = store.observations("USREC").set_index("period")["value"] if "USREC" in store.series_ids() else None
+    if labels is None:
+        raise UsageError("regimes: the store has no USREC (NBER recession months) to judge the calls against")
+    prices = closes(pit, ("IWM", "SPY"))
+    card = scorecard(days, [s.regime.name for s in snaps], prices, labels)
+    if args.chart:
+        path = sig.regime_chart(snaps, prices["IWM"], [], Path(args.chart), recession_spans(labels))
+        print(f"chart written: {path}", file=sys.stderr)
+    if args.json:
+        print_json(card.to_json())
+    else:
+        print(sig.scorecard_text(card), end="")
+    return EXIT_OK
+
+
+REGIMES_START = date(1995, 1, 3)  # the regime inputs (claims, stress via NFCI, Baa spreads) give a call from here
+
+
 # -- backtests ---------------------------------------------------------------------------------------------------
 
 
@@ -460,7 +492,10 @@ def cmd_compare(app: App, args: argparse.Namespace) -> int:
     from review.cli import compare_command
 
     out = Path(args.out) if args.out else None
-    print(compare_command(journal_paths(app), args.run_a, args.run_b, fmt=_fmt(args), out=out))
+    store = app.store()
+    closes: dict[str, Any] = {s: store.bars(s)["close"].astype(float) for s in ("IWM", "SPY") if s in store.symbols()}
+    labels = store.observations("USREC").set_index("period")["value"] if "USREC" in store.series_ids() else None
+    print(compare_command(journal_paths(app), args.run_a, args.run_b, fmt=_fmt(args), out=out, closes=closes, recession_months=labels))
     return EXIT_OK
 
 
@@ -563,6 +598,13 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--json", action="store_true", help="machine-readable output")
     events.add_argument("--chart", metavar="FILE.png", help="also draw the cycles' returns")
     events.set_defaults(handler=cmd_events)
+
+    regimes = sub.add_parser("regimes", help="the regime scorecard: how the calls behaved, what followed them, NBER recessions")
+    regimes.add_argument("--start", help=f"first session YYYY-MM-DD (default {REGIMES_START})")
+    regimes.add_argument("--end", help="last session YYYY-MM-DD (default: the latest in the store)")
+    regimes.add_argument("--json", action="store_true", help="machine-readable output, with every spell")
+    regimes.add_argument("--chart", metavar="FILE.png", help="also draw the calls over IWM with the recessions shaded")
+    regimes.set_defaults(handler=cmd_regimes)
 
     add_backtest_commands(sub)
     add_paper_commands(sub)

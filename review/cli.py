@@ -97,10 +97,12 @@ def report_command(journals: Sequence[Path], run_id: str, *, out: Path | None = 
     return write_report(report, out if out is not None else Path("reports") / f"{ref.run_id}.html", png_dir)
 
 
-def compare_command(journals: Sequence[Path], run_a: str, run_b: str, *, fmt: Format = "text", out: Path | None = None) -> str:
-    """Two runs side by side; with `out`, also a self-contained HTML page (and its chart as `<out>.png`)."""
+def compare_command(journals: Sequence[Path], run_a: str, run_b: str, *, fmt: Format = "text", out: Path | None = None,
+                    closes: dict[str, pd.Series] | None = None, recession_months: pd.Series | None = None) -> str:
+    """Two runs side by side; with `out`, also a self-contained HTML page (and its chart as `<out>.png`); with IWM/SPY
+    `closes` and the NBER `recession_months`, the two runs' regime scorecards side by side too."""
     with open_runs(journals) as source:
-        comparison = compare_runs(source, source.run(run_a), source.run(run_b))
+        comparison = compare_runs(source, source.run(run_a), source.run(run_b), closes, recession_months)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(compare_html(comparison), encoding="utf-8")

@@ -19,6 +19,7 @@ from review.explain import observations
 from review.metrics import Metrics, fmt_num, fmt_pct, metrics
 from review.runs import RunRef, RunSource
 from review.tables import text_table
+from signals.scorecard import HORIZONS, WARNING_CALLS, Scorecard, scorecard
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +46,11 @@ class Comparison:
     days_only_a: int
     days_only_b: int
     chart: bytes
+    scorecards: tuple[Scorecard, Scorecard] | None = None  # each run's regime calls scored (signals/scorecard.py)
 
     def to_json(self) -> dict[str, Any]:
         return {
+            **({"scorecards": {"a": self.scorecards[0].to_json(), "b": self.scorecards[1].to_json()}} if self.scorecards else {}),
             "a": self.a.run_id, "b": self.b.run_id, "metrics": {"a": self.metrics_a.to_json(), "b": self.metrics_b.to_json()},
             "config_diff": [{"key": k, "a": va, "b": vb} for k, va, vb in self.config_diff],
             "decision_diffs": [{"day": d.day, "regime_a": d.regime_a, "regime_b": d.regime_b, "what": list(d.what), "why": list(d.why),
@@ -102,8 +105,17 @@ def why_different(a: sqlite3.Row, b: sqlite3.Row, config_diff: list[tuple[str, A
     return tuple(why) or ("no recorded cause: same inputs, regime, rules and config",)
 
 
-def compare_runs(source: RunSource, a: RunRef, b: RunRef) -> Comparison:
-    """Compare two runs over the days both decided."""
+def run_scorecard(source: RunSource, ref: RunRef, closes: dict[str, pd.Series], recession_months: pd.Series) -> Scorecard | None:
+    """The scorecard of the regime calls a run journaled (None when it decided nothing)."""
+    rows = source.decisions(ref)
+    if not rows:
+        return None
+    return scorecard([pd.Timestamp(r["day"]).date() for r in rows], [r["regime"] for r in rows], closes, recession_months)
+
+
+def compare_runs(source: RunSource, a: RunRef, b: RunRef, closes: dict[str, pd.Series] | None = None,
+                 recession_months: pd.Series | None = None) -> Comparison:
+    """Compare two runs over the days both decided; with IWM/SPY `closes` and the NBER months, their regime scorecards too."""
     config_diff = dict_diff(a.config(), b.config())
     eq_a, eq_b = source.equity(a)["equity"], source.equity(b)["equity"]
     rows_a = {r["day"]: r for r in source.decisions(a)}
@@ -117,7 +129,12 @@ def compare_runs(source: RunSource, a: RunRef, b: RunRef) -> Comparison:
             why = why_different(ra, rb, config_diff, _book_at(eq_a, day), _book_at(eq_b, day))
             diffs.append(DecisionDiff(day, ra["regime"], rb["regime"], ta, tb, what, why))
     chart = charts.curves_chart({f"A {a.info.label}": eq_a, f"B {b.info.label}": eq_b}, f"{a.run_id} vs {b.run_id}")
-    return Comparison(a, b, metrics(eq_a), metrics(eq_b), config_diff, diffs, len(rows_a.keys() - rows_b.keys()), len(rows_b.keys() - rows_a.keys()), chart)
+    cards = None
+    if closes is not None and recession_months is not None:
+        card_a, card_b = run_scorecard(source, a, closes, recession_months), run_scorecard(source, b, closes, recession_months)
+        cards = (card_a, card_b) if card_a is not None and card_b is not None else None
+    return Comparison(a, b, metrics(eq_a), metrics(eq_b), config_diff, diffs, len(rows_a.keys() - rows_b.keys()), len(rows_b.keys() - rows_a.keys()), chart,
+                      cards)
 
 
 def _book_at(curve: pd.Series, day: str) -> float | None:
@@ -147,7 +164,45 @@ def render_compare(c: Comparison, *, limit: int = 60) -> str:
         lines += [f"      because {w}" for w in d.why]
     if len(c.diffs) > limit:
         lines.append(f"  ... {len(c.diffs) - limit} more (use --json for all)")
+    if c.scorecards is not None:
+        lines += ["", *render_scorecards(*c.scorecards)]
     return "\n".join(lines)
+
+
+def _share(v: float | None) -> str:
+    return "-" if v is None else f"{v:+.1%}"
+
+
+def _days(v: int | None) -> str:
+    return "-" if v is None else f"{v:+d} d"
+
+
+def render_scorecards(a: Scorecard, b: Scorecard) -> list[str]:
+    """The two runs' regime calls side by side: how they behaved, what followed entries, how early recessions were called."""
+    lines = [f"regime calls: A {a.changes} changes ({a.flips_per_year:.1f} a year, {a.blips} blips) over {a.start} .. {a.end}; "
+             f"B {b.changes} changes ({b.flips_per_year:.1f} a year, {b.blips} blips) over {b.start} .. {b.end}"]
+    by_a, by_b = {r.regime: r for r in a.regimes}, {r.regime: r for r in b.regimes}
+    horizon = HORIZONS[-1]
+    rows = []
+    for regime in dict.fromkeys([*by_a, *by_b]):
+        ra, rb = by_a.get(regime), by_b.get(regime)
+
+        def cells(r: Any) -> list[str]:
+            if r is None:
+                return ["-", "-", "-", "-", "-"]
+            f = r.forward[horizon]
+            return [f"{r.share:.1%}", str(r.spells), f"{r.median_sessions:g}", str(r.blips), f"{_share(f[2])} ({f[3]})"]
+
+        ca, cb = cells(ra), cells(rb)
+        rows.append([regime, *(f"{x} | {y}" for x, y in zip(ca, cb, strict=True))])
+    lines.append(text_table(["regime (A | B)", "share", "spells", "median", "blips", f"{horizon}m small-large after entry (n)"], rows))
+    rec_b = {r.start: r for r in b.recessions}
+    for rec in a.recessions:
+        other = rec_b.get(rec.start)
+        lead_b = other.lead_days if other is not None else {}
+        leads = [f"{call} {_days(rec.lead_days.get(call))} | {_days(lead_b.get(call))}" for call in WARNING_CALLS]
+        lines.append(f"  recession from {rec.start:%Y-%m}: first call lead (A | B): " + ", ".join(leads))
+    return lines
 
 
 def compare_html(c: Comparison) -> str:

@@ -17,6 +17,7 @@ import pandas as pd
 from clock import ensure_utc
 from datastore.pit import PitData
 from datastore.store import Store
+from signals import stability
 from signals.fomc import CalendarMeeting, Decision, TargetPath, at_new_york, calendar, derive_decisions
 from signals.indicators import SERIES_IDS, SYMBOLS, IndicatorBook
 from signals.params import SignalParams
@@ -65,17 +66,6 @@ def _market(r: dict[str, Reading]) -> Market:
     )
 
 
-def _assemble(
-    book: IndicatorBook,
-    decisions: Sequence[Decision],
-    meetings: Sequence[CalendarMeeting],
-    as_of: datetime,
-    day: date,
-    params: SignalParams,
-) -> Snapshot:
-    return _compose(book.readings(as_of), decisions, meetings, as_of, day, params)
-
-
 def _compose(
     readings: dict[str, Reading],
     decisions: Sequence[Decision],
@@ -83,12 +73,43 @@ def _compose(
     as_of: datetime,
     day: date,
     params: SignalParams,
+    previous: Snapshot | None,
 ) -> Snapshot:
+    """One session's snapshot; `previous` (the session before, or None) carries the stable call's state."""
     pricing = Pricing(readings["two_year"].value, readings["bill_3m"].value, readings["effr"].value)
     phase = cycle_phase(as_of, meetings, decisions, params.phase, pricing)
-    regime = classify(readings, phase, as_of, params.regime)
+    held = previous.regime.name if previous is not None else None
+    rules = classify(readings, phase, as_of, params.regime, held)
+    regime, call = stability.step(held, previous.call if previous is not None else None, rules, params.stability)
     warnings = phase.warnings + ((f"regime fallback: {regime.fallback}",) if regime.fallback else ())
-    return Snapshot(as_of, day, phase, readings, regime, _market(readings), warnings)
+    return Snapshot(as_of, day, phase, readings, regime, _market(readings), warnings, call)
+
+
+def warmup_days(pit: PitData, first: date, params: SignalParams) -> list[date]:
+    """The `stability.warmup_sessions` sessions before `first` (known at its snapshot), where the carried state starts."""
+    n = params.stability.warmup_sessions
+    if n == 0 or "SPY" not in pit.symbols():
+        return []
+    bars = pit.bars_as_of("SPY", session_as_of(first, params))
+    before = bars.index[bars.index < pd.Timestamp(first)]
+    return [ts.date() for ts in before[-n:]]
+
+
+def _chain(
+    book: IndicatorBook,
+    decisions: Sequence[Decision],
+    meetings: Sequence[CalendarMeeting],
+    days: Sequence[date],
+    instants: Sequence[datetime],
+    params: SignalParams,
+) -> list[Snapshot]:
+    """Snapshots for consecutive sessions, the stable call's state carried from each to the next."""
+    out: list[Snapshot] = []
+    previous: Snapshot | None = None
+    for readings, as_of, day in zip(book.readings_at(instants), instants, days, strict=True):
+        previous = _compose(readings, decisions, meetings, as_of, day, params, previous)
+        out.append(previous)
+    return out
 
 
 def build_snapshot(
@@ -97,12 +118,13 @@ def build_snapshot(
     """Everything known at `as_of` (after the close of session `day`): phase, indicators, regime, market.
 
     `schedule` is the published schedule of upcoming meetings (`signals.fomc.load_schedule`); history comes from
-    the store's meeting list.
+    the store's meeting list. The stable call is carried from the warm-up sessions before `day`.
     """
     as_of = ensure_utc(as_of)
     book = IndicatorBook.build(pit, as_of, params.indicators)
     decisions = derive_decisions(target_path(pit, as_of), pit.meetings, params.phase)
-    snap = _assemble(book, decisions, calendar(pit.meetings, schedule), as_of, day, params)
+    warm = [d for d in warmup_days(pit, day, params) if session_as_of(d, params) <= as_of]
+    snap = _chain(book, decisions, calendar(pit.meetings, schedule), [*warm, day], [*(session_as_of(d, params) for d in warm), as_of], params)[-1]
     for warning in snap.phase.warnings:
         log.warning("as of %s: %s", as_of.isoformat(), warning)
     return snap
@@ -111,16 +133,25 @@ def build_snapshot(
 def snapshot_history(
     pit: PitData, days: Sequence[date], params: SignalParams, schedule: Sequence[CalendarMeeting] = ()
 ) -> list[Snapshot]:
-    """One snapshot per session day, each at `session_as_of(day)`; equal to `build_snapshot` day by day."""
+    """One snapshot per session day, each at `session_as_of(day)`; equal to `build_snapshot` day by day.
+
+    The stable call's state is carried through every session from the warm-up before the first day to the last
+    (sessions between sparse `days`, such as event dates, are evaluated too and not returned).
+    """
     if not days:
         return []
-    instants = [session_as_of(d, params) for d in days]
-    cutoff = max(instants)
+    first, last = min(days), max(days)
+    cutoff = session_as_of(last, params)
+    between: list[date] = []
+    if "SPY" in pit.symbols():
+        index = pit.bars_as_of("SPY", cutoff).index
+        between = [ts.date() for ts in index[(index >= pd.Timestamp(first)) & (index <= pd.Timestamp(last))]]
+    every = sorted({*warmup_days(pit, first, params), *between, *days})
+    instants = [session_as_of(d, params) for d in every]
     book = IndicatorBook.build(pit, cutoff, params.indicators)
     decisions = derive_decisions(target_path(pit, cutoff), pit.meetings, params.phase)
-    meetings = calendar(pit.meetings, schedule)
-    rows = book.readings_at(instants)
-    out = [_compose(r, decisions, meetings, t, d, params) for r, t, d in zip(rows, instants, days, strict=True)]
+    by_day = {s.day: s for s in _chain(book, decisions, calendar(pit.meetings, schedule), every, instants, params)}
+    out = [by_day[d] for d in days]
     seen: set[str] = set()
     for snap in out:
         for warning in snap.phase.warnings:

@@ -15,8 +15,10 @@ from typing import Any
 
 import pandas as pd
 
-from signals.events import HORIZONS, Window
+from review.tables import text_table
+from signals.events import HORIZONS, Window, add_months
 from signals.indicators import describe
+from signals.scorecard import BLIP_SESSIONS, FOLLOW_MONTHS, LOOKBACK_MONTHS, WARNING_CALLS, Scorecard
 from signals.snapshot import REGIMES, Snapshot
 from signals.study import CycleStudy, study_json, thesis_claims
 
@@ -61,6 +63,8 @@ def snapshot_table(snap: Snapshot) -> str:
         shown = reading.value if reading.value is not None else reading.last_value
         lines.append(f"  {name:<24}{_num(shown, '{:>12.3f}'):>12}  {reading.period or '':<10}{flag}  {describe(name)}")
     lines += ["", f"REGIME  {r.name}   (runner-up: {r.runner_up})"]
+    if snap.call is not None and snap.call.rules_call != r.name:
+        lines.append(f"  the rules call {snap.call.rules_call} today; the call is held (signals/stability.py)")
     lines += [f"  - {reason}" for reason in r.reasons]
     if r.missing_inputs:
         lines.append(f"  missing or stale inputs: {', '.join(r.missing_inputs)}")
@@ -97,6 +101,8 @@ def history_rows(snaps: Sequence[Snapshot]) -> list[dict[str, Any]]:
             "vix_off_peak": s.market.vix_off_peak,
             "bill_rate": s.market.bill_rate,
             "fallback": s.regime.fallback,
+            "rules_call": s.call.rules_call if s.call is not None else s.regime.name,
+            "held": s.call.held if s.call is not None else None,
         }
         row.update({name: reading.value for name, reading in s.indicators.items()})
         rows.append(row)
@@ -124,8 +130,10 @@ def _x(day: date) -> float:
     return float((pd.Timestamp(day) - pd.Timestamp("1970-01-01")).days)
 
 
-def regime_chart(snaps: Sequence[Snapshot], iwm_close: pd.Series, cuts: Sequence[date], path: Path) -> Path:
-    """The regime timeline (coloured bands) over the IWM close, FOMC cuts as vertical lines; writes a PNG."""
+def regime_chart(
+    snaps: Sequence[Snapshot], iwm_close: pd.Series, cuts: Sequence[date], path: Path, recessions: Sequence[tuple[date, date]] = ()
+) -> Path:
+    """The regime timeline (coloured bands) over the IWM close, FOMC cuts as vertical lines, NBER recessions hatched; writes a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -146,10 +154,17 @@ def regime_chart(snaps: Sequence[Snapshot], iwm_close: pd.Series, cuts: Sequence
         for cut in cuts:
             if start <= pd.Timestamp(cut) <= end:
                 ax.axvline(_x(cut), color="#d32f2f", lw=0.8, ls="--")
+        for first, last in recessions:
+            if pd.Timestamp(first) <= end and pd.Timestamp(last) >= start:
+                ax.axvspan(_x(first), _x(add_months(last, 1)), facecolor="none", edgecolor="black", hatch="//", lw=0)
     handles = [Patch(color=REGIME_COLOURS[r], alpha=0.35, label=r) for r in REGIMES]
-    handles.append(Patch(color="#d32f2f", label="FOMC cut (dashed)"))
+    if cuts:
+        handles.append(Patch(color="#d32f2f", label="FOMC cut (dashed)"))
+    if recessions:
+        handles.append(Patch(facecolor="none", edgecolor="black", hatch="//", label="NBER recession"))
     ax.legend(handles=handles, loc="upper left", fontsize=8)
-    ax.set_title("cutcycle regime timeline over IWM, FOMC cuts marked")
+    marked = " and ".join(w for w, on in (("FOMC cuts", bool(cuts)), ("NBER recessions", bool(recessions))) if on)
+    ax.set_title("cutcycle regime calls over IWM" + (f", {marked} marked" if marked else ""))
     ax.set_ylabel("IWM")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -228,3 +243,37 @@ def events_chart(studies: Sequence[CycleStudy], path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.1%}"
+
+
+def scorecard_text(card: Scorecard) -> str:
+    """The scorecard as text: call statistics and what followed entries per regime, recessions, unfollowed alarms."""
+    lines = [f"regime calls {card.start} .. {card.end}: {card.sessions} sessions, {card.changes} changes ({card.flips_per_year:.1f} a year), "
+             f"{card.blips} blips (spells under {BLIP_SESSIONS} sessions that flip back)", ""]
+    head = ["regime", "share", "spells", "median", "blips", *[f"{m}m IWM/SPY/small-large (n)" for m in HORIZONS]]
+    rows = []
+    for r in card.regimes:
+        cells = [f"{_pct(f[0])}/{_pct(f[1])}/{_pct(f[2])} ({f[3]})" if f[3] else "- (0)" for f in (r.forward[m] for m in HORIZONS)]
+        rows.append([r.regime, f"{r.share:.1%}", r.spells, f"{r.median_sessions:g}", r.blips, *cells])
+    lines += [text_table(head, rows), "",
+              "Returns from the close of each entry session (IWM and SPY, dividend-adjusted), averaged over complete windows.", ""]
+    if card.recessions:
+        head = ["NBER recession", *[f"first {c} (lead)" for c in WARNING_CALLS]]
+        rows = []
+        for rec in card.recessions:
+            cells = [f"{rec.first_call[c]} ({rec.lead_days[c]:+d} d)" if rec.first_call[c] and rec.lead_days[c] is not None else "none"
+                     for c in WARNING_CALLS]
+            rows.append([f"{rec.start:%Y-%m} .. {rec.end:%Y-%m}", *cells])
+        lines += [text_table(head, rows),
+                  f"First call in the {LOOKBACK_MONTHS} months before the first recession month or during it; lead = days before that month "
+                  "(negative: after). NBER dates are labels, never inputs.", ""]
+    unfollowed = [a for a in card.alarms if a.followed is False]
+    pending = [a for a in card.alarms if a.followed is None]
+    lines.append(f"{len(unfollowed)} of {len(card.alarms)} cautious calls ({', '.join(WARNING_CALLS)}) had no recession within {FOLLOW_MONTHS} months:")
+    lines += [f"  {a.start}  {a.regime} ({a.sessions} sessions)" for a in unfollowed]
+    if pending:
+        lines.append(f"  not yet known (labels end too early): {', '.join(f'{a.start} {a.regime}' for a in pending)}")
+    return "\n".join(lines) + "\n"

@@ -78,6 +78,11 @@ class CrisisRule(_Frozen):
     hy_oas_min: float = Field(default=8.0, description="high-yield OAS (pp) at or above this confirms the stress")
     baa_min: float = Field(default=3.5, description="fallback for HY OAS: Baa-10y spread (pp) at or above this")
     panic_vix_min: float = Field(default=45.0, description="panic path: VIX at or above this together with HY OAS >= hy_oas_min")
+    stlfsi_exit: float = Field(default=1.5, description="band: while crisis is the call, the stress index counts as high down to this line")
+    nfci_exit: float = Field(default=0.35, description="band: as stlfsi_exit, for the NFCI fallback")
+    vix_exit: float = Field(default=30.0, description="band: while crisis is the call, the VIX confirms the stress down to this line")
+    hy_oas_exit: float = Field(default=7.0, description="band: while crisis is the call, HY OAS confirms the stress down to this line (pp)")
+    baa_exit: float = Field(default=3.0, description="band: as hy_oas_exit, for the Baa-10y fallback (pp)")
 
 
 class RecessionRule(_Frozen):
@@ -90,6 +95,12 @@ class RecessionRule(_Frozen):
     hy_z_min: float = Field(default=1.5, description="credit: HY OAS 5-year z-score at or above this")
     baa_change_min: float = Field(default=0.35, description="credit fallback: Baa-10y 3-month change at or above this (pp)")
     baa_z_min: float = Field(default=1.5, description="credit fallback: Baa-10y 5-year z-score at or above this")
+    sahm_exit: float = Field(default=0.4, description="band: while recession risk or late cuts is the call, labour warns down to this Sahm value")
+    claims_rise_exit: float = Field(default=0.10, description="band: while recession risk or late cuts is the call, claims warn down to this rise")
+    hy_change_exit: float = Field(default=0.75, description="band: while recession risk or late cuts is the call, credit warns down to this HY 3m change (pp)")
+    hy_z_exit: float = Field(default=1.25, description="band: as hy_change_exit, for the HY OAS z-score")
+    baa_change_exit: float = Field(default=0.25, description="band: as hy_change_exit, for the Baa-10y fallback (pp)")
+    baa_z_exit: float = Field(default=1.25, description="band: as hy_z_exit, for the Baa-10y fallback")
 
 
 class SoftLandingRule(_Frozen):
@@ -101,6 +112,10 @@ class SoftLandingRule(_Frozen):
     )
     hy_oas_max: float = Field(default=5.5, description="HY OAS below this (pp); Baa-10y fallback uses baa_max")
     baa_max: float = Field(default=2.75, description="fallback for HY OAS: Baa-10y spread below this (pp)")
+    core_pce_exit: float = Field(default=3.2, description="band: while soft landing is the call, inflation counts as cooling up to this line (%)")
+    unemployment_rise_exit: float = Field(default=0.9, description="band: while soft landing is the call, jobs count as holding below this rise (pp)")
+    hy_oas_exit: float = Field(default=6.0, description="band: while soft landing is the call, credit counts as calm below this HY OAS (pp)")
+    baa_exit: float = Field(default=3.0, description="band: as hy_oas_exit, for the Baa-10y fallback (pp)")
 
 
 class RegimeParams(_Frozen):
@@ -121,6 +136,30 @@ class RegimeParams(_Frozen):
     )
 
 
+class ConfirmSessions(_Frozen):
+    """Sessions in a row the rules must call for less caution before the call leaves each regime toward risk."""
+
+    crisis: int = Field(default=10, ge=1, le=130, description="leaving crisis: two weeks of calmer calls (stress fades in steps)")
+    late_cuts: int = Field(default=10, ge=1, le=130, description="leaving late cuts toward risk")
+    recession_risk: int = Field(default=10, ge=1, le=130, description="leaving recession risk toward risk")
+    tightening: int = Field(default=10, ge=1, le=130, description="leaving tightening for neutral or soft landing")
+    neutral: int = Field(default=10, ge=1, le=130, description="leaving neutral for soft landing (cut pricing flickers day to day)")
+
+
+class StabilityParams(_Frozen):
+    """How the day's rule verdicts become a stable call (signals/stability.py): caution at once, risk confirmed."""
+
+    confirm: ConfirmSessions = Field(default_factory=ConfirmSessions, description="confirmation before stepping back toward risk, per regime")
+    dwell_sessions: int = Field(
+        default=10, ge=0, le=130,
+        description="a call reached by stepping back toward risk stands this many sessions before a caution call other than crisis replaces it",
+    )
+    warmup_sessions: int = Field(
+        default=250, ge=0, le=2000,
+        description="the carried state starts this many sessions before the first day asked for (the calls of two runs agree once both are warm)",
+    )
+
+
 class SignalParams(_Frozen):
     """Everything the signal layer is tuned by."""
 
@@ -130,4 +169,5 @@ class SignalParams(_Frozen):
     phase: PhaseParams = Field(default_factory=PhaseParams, description="FOMC calendar and cycle phase")
     indicators: IndicatorParams = Field(default_factory=IndicatorParams, description="macro indicator windows and staleness")
     regime: RegimeParams = Field(default_factory=RegimeParams, description="regime rule thresholds")
+    stability: StabilityParams = Field(default_factory=StabilityParams, description="stable calls: confirmation toward risk, dwell, warm-up")
     _t = field_validator("decision_time")(_hhmm)

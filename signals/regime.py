@@ -85,21 +85,35 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
-def _crisis(x: _Inputs, p: RegimeParams) -> RuleResult:
+def _in_band(label: str, value: float | None, entry: float, exit_line: float, *, high_fires: bool) -> str | None:
+    """Why a condition holds only thanks to its band (None when it holds on the entry line or not at all)."""
+    if value is None:
+        return None
+    if high_fires and exit_line <= value < entry:
+        return f"{label} {value:.2f} below the {entry:g} entry line but above the {exit_line:g} exit line"
+    if not high_fires and entry < value <= exit_line:
+        return f"{label} {value:.2f} above the {entry:g} entry line but below the {exit_line:g} exit line"
+    return None
+
+
+def _crisis(x: _Inputs, p: RegimeParams, band: bool = False) -> tuple[RuleResult, list[str]]:
+    """The crisis rule; with `band` (crisis is the held call) on the exit lines, plus what holds only thanks to them."""
     c = p.crisis
     stress, stress_src = x.first("stlfsi", "nfci", "STLFSI4 stale or missing: NFCI used for system stress")
-    stress_min = c.stlfsi_min if stress_src == "stlfsi" else c.nfci_min
+    stress_entry = c.stlfsi_min if stress_src == "stlfsi" else c.nfci_min
+    stress_min = (c.stlfsi_exit if stress_src == "stlfsi" else c.nfci_exit) if band else stress_entry
+    vix_min, hy_min, baa_min = (c.vix_exit, c.hy_oas_exit, c.baa_exit) if band else (c.vix_min, c.hy_oas_min, c.baa_min)
     vix, _ = x.first("vix", "vix_fred", "VIX bars missing: FRED VIXCLS used")
     hy = x.get("hy_oas")
     baa = x.get("baa_spread") if hy is None else None
-    spread_hot = (hy is not None and hy >= c.hy_oas_min) or (baa is not None and baa >= c.baa_min)
-    vix_hot = vix is not None and vix >= c.vix_min
+    spread_hot = (hy is not None and hy >= hy_min) or (baa is not None and baa >= baa_min)
+    vix_hot = vix is not None and vix >= vix_min
     stressed = stress is not None and stress >= stress_min
     panic = vix is not None and vix >= c.panic_vix_min and spread_hot
     fired = (stressed and (vix_hot or spread_hot)) or panic
     score = 0.0
     if fired:
-        parts = [vix / c.vix_min if vix else 0.0, (hy / c.hy_oas_min) if hy else ((baa or 0.0) / c.baa_min)]
+        parts = [vix / vix_min if vix else 0.0, (hy / hy_min) if hy else ((baa or 0.0) / baa_min)]
         if stress is not None:
             parts.append(stress / stress_min)
         score = round(max(parts), 6)
@@ -107,51 +121,80 @@ def _crisis(x: _Inputs, p: RegimeParams) -> RuleResult:
         text = "not evaluated: no stress index and no VIX"
     else:
         text = (
-            f"stress {stress_src} {_fmt(stress)} (>= {stress_min:g}: {stressed}); VIX {_fmt(vix)} (>= {c.vix_min:g}: {vix_hot}); "
-            f"HY OAS {_fmt(hy)} / Baa {_fmt(baa)} (>= {c.hy_oas_min:g} / {c.baa_min:g}: {spread_hot}); panic path {panic}"
+            f"stress {stress_src} {_fmt(stress)} (>= {stress_min:g}: {stressed}); VIX {_fmt(vix)} (>= {vix_min:g}: {vix_hot}); "
+            f"HY OAS {_fmt(hy)} / Baa {_fmt(baa)} (>= {hy_min:g} / {baa_min:g}: {spread_hot}); panic path {panic}"
         )
+    notes = [n for n in (
+        _in_band(f"stress {stress_src}", stress, stress_entry, stress_min, high_fires=True),
+        _in_band("VIX", vix, c.vix_min, vix_min, high_fires=True),
+        _in_band("HY OAS", hy, c.hy_oas_min, hy_min, high_fires=True),
+        _in_band("Baa-10y", baa, c.baa_min, baa_min, high_fires=True),
+    ) if n and band]
     return RuleResult(
         "crisis: system stress confirmed by markets", "crisis", fired, score, text,
         {"stress": stress, "vix": vix, "hy_oas": hy, "baa_spread": baa},
-        {"stress_min": stress_min, "vix_min": c.vix_min, "hy_oas_min": c.hy_oas_min, "baa_min": c.baa_min, "panic_vix_min": c.panic_vix_min},
-    )
+        {"stress_min": stress_min, "vix_min": vix_min, "hy_oas_min": hy_min, "baa_min": baa_min, "panic_vix_min": c.panic_vix_min},
+    ), notes
 
 
-def _warnings(x: _Inputs, p: RegimeParams) -> tuple[list[str], list[str], dict[str, float | None]]:
-    """(fired warnings, warnings that could not be evaluated, values)."""
+def _warnings(x: _Inputs, p: RegimeParams, band: bool = False) -> tuple[list[str], list[str], dict[str, float | None], list[str]]:
+    """(fired warnings, warnings that could not be evaluated, values, what warns only thanks to the band).
+
+    With `band` (recession risk or late cuts is the held call) each warning is judged on its exit line.
+    """
     r = p.recession
+    sahm_min, claims_min = (r.sahm_exit, r.claims_rise_exit) if band else (r.sahm_min, r.claims_rise_min)
+    hy_chg_min, hy_z_min = (r.hy_change_exit, r.hy_z_exit) if band else (r.hy_change_min, r.hy_z_min)
+    baa_chg_min, baa_z_min = (r.baa_change_exit, r.baa_z_exit) if band else (r.baa_change_min, r.baa_z_min)
     sahm, _ = x.first("sahm_realtime", "sahm_computed", "SAHMREALTIME stale or missing: Sahm rule computed from UNRATE")
     claims = x.get("claims_rise")
     hy_chg, hy_z = x.get("hy_oas_3m_change"), x.get("hy_oas_z")
+    notes: list[str | None] = []
     if hy_chg is None and hy_z is None:
         baa_chg, baa_z = x.get("baa_spread_3m_change"), x.get("baa_spread_z")
         if baa_chg is not None or baa_z is not None:
             x.fallbacks.append("HY OAS missing: credit warning from the Baa-10y spread")
-        credit = None if baa_chg is None and baa_z is None else ((baa_chg or 0.0) >= r.baa_change_min or (baa_z or 0.0) >= r.baa_z_min)
+        credit = None if baa_chg is None and baa_z is None else ((baa_chg or 0.0) >= baa_chg_min or (baa_z or 0.0) >= baa_z_min)
+        notes += [_in_band("Baa-10y 3m change", baa_chg, r.baa_change_min, baa_chg_min, high_fires=True),
+                  _in_band("Baa-10y z", baa_z, r.baa_z_min, baa_z_min, high_fires=True)]
     else:
-        credit = (hy_chg or 0.0) >= r.hy_change_min or (hy_z or 0.0) >= r.hy_z_min
+        credit = (hy_chg or 0.0) >= hy_chg_min or (hy_z or 0.0) >= hy_z_min
+        notes += [_in_band("HY OAS 3m change", hy_chg, r.hy_change_min, hy_chg_min, high_fires=True),
+                  _in_band("HY OAS z", hy_z, r.hy_z_min, hy_z_min, high_fires=True)]
     curve = x.get("curve_uninverted")
     u3 = x.get("unemployment_3m_change")
     checks = {
-        "labour": None if sahm is None else sahm >= r.sahm_min and (u3 is None or u3 >= 0),
-        "claims": None if claims is None else claims >= r.claims_rise_min,
+        "labour": None if sahm is None else sahm >= sahm_min and (u3 is None or u3 >= 0),
+        "claims": None if claims is None else claims >= claims_min,
         "credit": credit,
         "curve": None if curve is None else curve >= 0.5,
     }
+    notes += [_in_band("Sahm", sahm, r.sahm_min, sahm_min, high_fires=True), _in_band("claims rise", claims, r.claims_rise_min, claims_min, high_fires=True)]
     fired = [name for name, ok in checks.items() if ok]
     unknown = [name for name, ok in checks.items() if ok is None]
     values = {"sahm": sahm, "unemployment_3m_change": u3, "claims_rise": claims, "hy_oas_3m_change": hy_chg, "hy_oas_z": hy_z, "curve_uninverted": curve}
-    return fired, unknown, values
+    return fired, unknown, values, [n for n in notes if n and band]
 
 
-def classify(readings: Mapping[str, Reading], phase: Phase, as_of: datetime, params: RegimeParams) -> RegimeCall:
-    """Evaluate every rule and pick the regime (see the module doc for the rules and fallbacks)."""
+def classify(
+    readings: Mapping[str, Reading], phase: Phase, as_of: datetime, params: RegimeParams, held: RegimeName | None = None
+) -> RegimeCall:
+    """Evaluate every rule and pick the regime (see the module doc for the rules and fallbacks).
+
+    `held` is yesterday's stable call (signals/stability.py): its own rule is judged on its exit lines (the hysteresis
+    band), every other rule on its entry lines. A call that stands only thanks to the band says so in its first reason.
+    """
     x = _Inputs(readings, [], [], as_of, timedelta(days=params.stand_in_days))
     rp = params.recession
-    crisis = _crisis(x, params)
-    warn, unknown, wvals = _warnings(x, params)
+    crisis, crisis_band = _crisis(x, params, band=held == "crisis")
+    if not (crisis_band and crisis.fired and not _crisis(x, params)[0].fired):
+        crisis_band = []
+    warn, unknown, wvals, warn_band = _warnings(x, params, band=held in ("recession_risk", "late_cuts"))
+    entry_warn = _warnings(x, params)[0] if warn_band else warn
     easing = phase.name in EASING
     warn_text = f"warnings on: {', '.join(warn) or 'none'}" + (f"; not evaluated: {', '.join(unknown)}" if unknown else "")
+    if held in ("recession_risk", "late_cuts"):
+        warn_text += f" (judged on the exit lines while {held} is the call)"
     recession = RuleResult(
         f"recession_risk: >= {rp.min_signals} of labour/claims/credit/curve warnings", "recession_risk",
         len(warn) >= rp.min_signals, float(len(warn)) if len(warn) >= rp.min_signals else 0.0,
@@ -177,7 +220,14 @@ def classify(readings: Mapping[str, Reading], phase: Phase, as_of: datetime, par
         1.0 if phase.name == "tightening" else 0.0, f"phase {phase.name}; last move {phase.last_move} ({_fmt(phase.last_move_bp)} bp)",
         {"last_move_bp": phase.last_move_bp}, {},
     )
-    soft = _soft_landing(x, params, phase, warn, easing)
+    soft, soft_band = _soft_landing(x, params, phase, warn, easing, band=held == "soft_landing")
+    if not (soft_band and soft.fired and not _soft_landing(x, params, phase, warn, easing)[0].fired):
+        soft_band = []
+    held_by_band: dict[RegimeName, list[str]] = {"crisis": crisis_band, "soft_landing": soft_band}
+    if warn_band and len(entry_warn) < rp.min_signals <= len(warn):
+        held_by_band["recession_risk"] = warn_band
+    if warn_band and len(entry_warn) < params.late_cuts_min_signals <= len(warn):
+        held_by_band["late_cuts"] = warn_band
     rules = (crisis, late, tight, recession, soft)
     fired = [r for r in rules if r.fired]
     by_priority = sorted(fired, key=lambda r: PRIORITY.index(r.regime))
@@ -192,13 +242,18 @@ def classify(readings: Mapping[str, Reading], phase: Phase, as_of: datetime, par
         reasons = [f"unknown: stress and recession inputs missing or stale ({', '.join(sorted(set(x.missing))) or 'none known'})"]
     else:
         reasons = [f"{r.regime}: {r.explanation}" for r in by_priority] or ["neutral: no rule fired"]
+        if name == held and held_by_band.get(name):
+            reasons.insert(0, f"{name} held: {'; '.join(held_by_band[name])}")
     reasons += [f"(not fired) {r.regime}: {r.explanation}" for r in rules if not r.fired]
     missing = tuple(sorted(set(x.missing)))
     return RegimeCall(name, runner, tuple(reasons), rules, missing, fallback)
 
 
-def _soft_landing(x: _Inputs, params: RegimeParams, phase: Phase, warn: list[str], easing: bool) -> RuleResult:
+def _soft_landing(x: _Inputs, params: RegimeParams, phase: Phase, warn: list[str], easing: bool, band: bool = False) -> tuple[RuleResult, list[str]]:
+    """The soft-landing rule; with `band` (soft landing is the held call) on the exit lines, plus what holds only thanks to them."""
     s = params.soft_landing
+    pce_max, rise_max = (s.core_pce_exit, s.unemployment_rise_exit) if band else (s.core_pce_max, s.unemployment_rise_max)
+    hy_max, baa_max = (s.hy_oas_exit, s.baa_exit) if band else (s.hy_oas_max, s.baa_max)
     pce12, src = x.first("core_pce_12m", "core_cpi_12m", "core PCE missing: core CPI used for inflation")
     pce6 = x.get("core_pce_6m_ann" if src == "core_pce_12m" else "core_cpi_6m_ann")
     rise = x.get("unemployment_rise_12m")
@@ -206,9 +261,17 @@ def _soft_landing(x: _Inputs, params: RegimeParams, phase: Phase, warn: list[str
     hy = x.get("hy_oas")
     baa = x.get("baa_spread") if hy is None else None
     fed_ok = easing or bool(phase.cuts_expected)
-    inflation_ok = pce12 is not None and (pce12 <= s.core_pce_max or (pce6 is not None and pce6 < pce12))
-    jobs_ok = (rise is not None and rise < s.unemployment_rise_max) and (claims is None or claims < params.recession.claims_rise_min)
-    credit_ok = (hy is not None and hy < s.hy_oas_max) or (hy is None and baa is not None and baa < s.baa_max)
+    falling = pce6 is not None and pce12 is not None and pce6 < pce12
+    inflation_ok = pce12 is not None and (pce12 <= pce_max or falling)
+    jobs_ok = (rise is not None and rise < rise_max) and (claims is None or claims < params.recession.claims_rise_min)
+    credit_ok = (hy is not None and hy < hy_max) or (hy is None and baa is not None and baa < baa_max)
+    label = "core PCE" if src == "core_pce_12m" else "core CPI"
+    notes = [n for n in (
+        None if falling else _in_band(label, pce12, s.core_pce_max, pce_max, high_fires=False),
+        _in_band("unemployment rise", rise, s.unemployment_rise_max, rise_max, high_fires=False),
+        _in_band("HY OAS", hy, s.hy_oas_max, hy_max, high_fires=False),
+        _in_band("Baa-10y", baa, s.baa_max, baa_max, high_fires=False),
+    ) if n and band]
     calm = len(warn) < params.recession.min_signals
     conds = {"fed easing or cuts priced": fed_ok, "inflation cooling": inflation_ok, "jobs holding": jobs_ok,
              "credit calm": credit_ok, "few recession warnings": calm}
@@ -222,8 +285,8 @@ def _soft_landing(x: _Inputs, params: RegimeParams, phase: Phase, warn: list[str
         f"claims rise {_fmt(claims)}; HY {_fmt(hy)} / Baa {_fmt(baa)})",
         {"core_inflation_12m": pce12, "core_inflation_6m_ann": pce6, "unemployment_rise_12m": rise, "claims_rise": claims, "hy_oas": hy,
          "baa_spread": baa, "conditions_met": float(met)},
-        {"core_pce_max": s.core_pce_max, "unemployment_rise_max": s.unemployment_rise_max, "hy_oas_max": s.hy_oas_max, "baa_max": s.baa_max},
-    )
+        {"core_pce_max": pce_max, "unemployment_rise_max": rise_max, "hy_oas_max": hy_max, "baa_max": baa_max},
+    ), notes
 
 
 def _runner_up(name: RegimeName, fired: list[RuleResult], rules: tuple[RuleResult, ...]) -> RegimeName | None:

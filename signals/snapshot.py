@@ -82,6 +82,19 @@ class RegimeCall:
 
 
 @dataclass(frozen=True, slots=True)
+class CallState:
+    """The stable call's state, carried from one session to the next (signals/stability.py).
+
+    Only what the next session's call depends on, so two runs that reach the same state call alike from then on.
+    """
+
+    rules_call: RegimeName  # what the rules said this session (yesterday's call judged on its exit lines)
+    pending: tuple[RegimeName, ...] = ()  # the rules' calls for less caution, sessions in a row, awaiting confirmation
+    dwell_left: int = 0  # sessions a call reached toward risk still stands against caution calls other than crisis
+    held: str | None = None  # why the call is not the rules' call this session (confirmation or dwell), else None
+
+
+@dataclass(frozen=True, slots=True)
 class Market:
     """Price-derived state the playbook needs (capitulation signal, hedging inputs)."""
 
@@ -107,6 +120,7 @@ class Snapshot:
     regime: RegimeCall
     market: Market
     warnings: tuple[str, ...] = ()  # every loud problem at as_of (calendar, missing inputs), for logs and the CLI
+    call: CallState | None = None  # the stable call's carried state; `regime` is the stable call, `call.rules_call` the rules' verdict
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (dates as ISO strings) for the journal and `--json` output."""

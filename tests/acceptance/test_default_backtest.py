@@ -18,19 +18,19 @@ from backtest.cli import backtest_command
 from clock import ManualClock
 
 PINNED_STRATEGY = {
-    "total_return": 4.03671709646538,
-    "cagr": 0.06410470636362375,
-    "volatility": 0.11030763247229024,
-    "sharpe": 0.450802599992499,
-    "sortino": 0.6379053836907572,
-    "max_drawdown": -0.2205278531149294,
-    "calmar": 0.2906875728310619,
-    "exposure": 0.4980011423359771,
-    "turnover": 0.5850436887896859,
-    "hedge_cost": 2311.2463729467045,
-    "hedge_payoff": 598.665865277492,
+    "total_return": 4.089346302468579,
+    "cagr": 0.06452988848429175,
+    "volatility": 0.10687900181785646,
+    "sharpe": 0.4655680598532392,
+    "sortino": 0.6561677808026909,
+    "max_drawdown": -0.21233860655469128,
+    "calmar": 0.3039008757348656,
+    "exposure": 0.4791719506596983,
+    "turnover": 0.3918661630141944,
+    "hedge_cost": 3067.1463087573325,
+    "hedge_payoff": 1116.3370088992463,
 }
-PINNED_DRAWDOWN = ("2002-04-16", "2002-10-09")
+PINNED_DRAWDOWN = ("2024-11-25", "2025-04-08")
 PINNED_BENCHMARKS = {
     "IWM": {"total_return": 7.19797972226675, "cagr": 0.08421356925164147, "max_drawdown": -0.5863998978192563},
     "SPY": {"total_return": 7.053341145600662, "cagr": 0.08347211044072522, "max_drawdown": -0.5518944523851561},
