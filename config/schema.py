@@ -169,6 +169,14 @@ class AlpacaConfig(Frozen):
     symbols: list[str] = Field(description="symbols whose daily bars `data sync` fetches")
 
 
+class ClusterConfig(Frozen):
+    """Where sweeps and validations run their variants."""
+
+    dask_scheduler: str = Field(
+        default="", description="a Dask scheduler address (tcp://host:8786) to run sweep variants on; empty = local processes"
+    )
+
+
 class AppConfig(Frozen):
     """The whole effective configuration."""
 
@@ -180,6 +188,7 @@ class AppConfig(Frozen):
     signals: SignalParams = Field(default_factory=SignalParams, description="phase, indicator and regime rules (signals/params.py)")
     strategy: StrategyParams = Field(default_factory=StrategyParams, description="the playbook's weights, hedges and limits (strategies/params.py)")
     backtest: BacktestParams = Field(default_factory=BacktestParams, description="backtest window, cash and costs (strategies/params.py)")
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig, description="where sweeps and validations run (local processes or Dask)")
 
     @model_validator(mode="after")
     def _fred_series_known(self) -> AppConfig:
