@@ -19,13 +19,15 @@ class ClusterError(RuntimeError):
     """The Dask scheduler could not be reached: stop and say which address."""
 
 
-def run_on_dask(address: str, shared: SharedInputs, tasks: Sequence[VariantTask], on_done: Callable[[], None] | None = None) -> list[VariantResult]:
+def run_on_dask(
+    address: str, shared: SharedInputs, tasks: Sequence[VariantTask], on_done: Callable[[], None] | None = None, *, connect_timeout: float = 30.0
+) -> list[VariantResult]:
     """Every task on the Dask cluster whose scheduler is at `address` (e.g. `tcp://10.0.0.5:8786`)."""
     import distributed  # imported here: only sweeps sent to a cluster pay for it
 
     connect: Any = distributed.Client  # distributed ships without type annotations
     try:
-        client = connect(address, timeout=30, set_as_default=False)
+        client = connect(address, timeout=connect_timeout, set_as_default=False)
     except (OSError, TimeoutError) as exc:
         raise ClusterError(f"no Dask scheduler at {address}: {exc}") from None
     try:

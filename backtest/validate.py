@@ -241,8 +241,9 @@ def _stitch(pieces: Sequence[tuple[Curve, tuple[int, int]]], start_value: float 
 
 def fold_table(v: Validation) -> str:
     """The per-fold table `main.py validate` prints."""
+    extra = v.rank_by != "sharpe"  # the rank metric's columns already are the Sharpe ratio
     head = (
-        f"{'fold':<24}{'sessions':>9}  {'chosen':>6} {'IS ' + v.rank_by:>12} {'OOS ' + v.rank_by:>12} {'OOS sharpe':>10} {'OOS cagr':>9} "
+        f"{'fold':<24}{'sessions':>9}  {'chosen':>6} {'IS ' + v.rank_by:>12} {'OOS ' + v.rank_by:>12} {'OOS sharpe' if extra else '':>10} {'OOS cagr':>9} "
         f"{'OOS rank':>9} {'base':>8} {'IWM':>8} {'SPY':>8}"
     )
     lines = [head]
@@ -258,7 +259,7 @@ def fold_table(v: Validation) -> str:
         lines.append(
             f"{f.name:<24}{f.sessions:>9}  {'#' + str(f.chosen):>6} "
             f"{num(f.in_sample, v.rank_by, '{:.3g}'):>12} {num(f.out_of_sample, v.rank_by, '{:.3g}'):>12} "
-            f"{num(f.out_of_sample, 'sharpe'):>10} {num(f.out_of_sample, 'cagr', '{:.1%}'):>9} {f'{f.oos_rank}/{n}':>9} "
+            f"{num(f.out_of_sample, 'sharpe') if extra else '':>10} {num(f.out_of_sample, 'cagr', '{:.1%}'):>9} {f'{f.oos_rank}/{n}':>9} "
             f"{num(f.baseline, 'sharpe'):>8} {num(f.benchmarks.get('IWM'), 'sharpe'):>8} {num(f.benchmarks.get('SPY'), 'sharpe'):>8}"
         )
     lines.append("(base, IWM, SPY: out-of-sample Sharpe over bills of the base config and of buy and hold over the same sessions)")
@@ -276,6 +277,29 @@ def stitched_table(v: Validation) -> str:
     return "\n".join(lines)
 
 
+def parameter_points(v: Validation) -> dict[str, list[tuple[str, float]]]:
+    """For each swept key, (value, the variant's whole-window rank metric) of every variant."""
+    out: dict[str, list[tuple[str, float]]] = {}
+    for r in v.variants:
+        value = r.metrics.get(v.rank_by)
+        if not isinstance(value, int | float) or not math.isfinite(value):
+            continue
+        for override in r.overrides:
+            key, _, text = override.partition("=")
+            out.setdefault(key, []).append((text, float(value)))
+    return {k: pts for k, pts in out.items() if len({label for label, _ in pts}) > 1}
+
+
+def robustness_table(v: Validation) -> str:
+    """Per swept parameter, the mean whole-window rank metric at each value (the report draws it)."""
+    lines = [f"robustness: mean {v.rank_by} over the variants at each value"]
+    for key, points in parameter_points(v).items():
+        values = list(dict.fromkeys(label for label, _ in points))
+        means = [float(np.mean([y for label, y in points if label == value])) for value in values]
+        lines.append(f"  {key}: " + "  ".join(f"{value} -> {m:.3g}" for value, m in zip(values, means, strict=True)))
+    return "\n".join(lines)
+
+
 def render(v: Validation, header: str) -> str:
     best = v.judgement.best
     label = f"#{best} " + (" ".join(v.variants[[r.index for r in v.variants].index(best)].overrides) or "(no overrides)")
@@ -287,6 +311,8 @@ def render(v: Validation, header: str) -> str:
             "",
             stitched_table(v),
             f"in-sample winner in the out-of-sample top quarter: {sum(f.top_quarter for f in v.folds)} of {len(v.folds)} folds ({v.top_quarter_share:.0%})",
+            "",
+            robustness_table(v),
             "",
             judgement_text(v.judgement, label),
         ]

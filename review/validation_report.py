@@ -15,7 +15,7 @@ import pandas as pd
 
 from backtest.curve import Curve
 from backtest.metrics import Metrics
-from backtest.validate import Validation, judgement_text
+from backtest.validate import Validation, judgement_text, parameter_points
 from review import charts, page
 
 SECTIONS = ("verdict", "folds", "out-of-sample", "overfitting", "robustness", "variants")
@@ -33,19 +33,6 @@ def _series(curve: Curve) -> pd.Series:
     return pd.Series(list(curve.equity), index=pd.DatetimeIndex([pd.Timestamp(d) for d in curve.days]))
 
 
-def parameter_points(v: Validation) -> dict[str, list[tuple[str, float]]]:
-    """For each swept key, (value, the variant's whole-window rank metric) of every variant."""
-    out: dict[str, list[tuple[str, float]]] = {}
-    for r in v.variants:
-        value = r.metrics.get(v.rank_by)
-        if not isinstance(value, int | float) or not math.isfinite(value):
-            continue
-        for override in r.overrides:
-            key, _, text = override.partition("=")
-            out.setdefault(key, []).append((text, float(value)))
-    return {k: pts for k, pts in out.items() if len({label for label, _ in pts}) > 1}
-
-
 def _verdict(v: Validation) -> str:
     j = v.judgement
     label = f"#{j.best} " + " ".join(v.variants[[r.index for r in v.variants].index(j.best)].overrides)
@@ -58,7 +45,7 @@ def _verdict(v: Validation) -> str:
         ("out-of-sample window", f"{v.start} .. {v.end}"),
     ]
     table = page.table(["", ""], [page.row([page.cell(k), page.cell(val, num=True)]) for k, val in rows], "verdict-table")
-    return page.section("verdict", "Verdict", table + f"<pre>{escape(text)}</pre>",
+    return page.section("verdict", "Verdict", table + f"<pre style=\"white-space:pre-wrap\">{escape(text)}</pre>",
                         "Each variant ran once over the whole window; folds are scored from those runs (validation costs one sweep).")
 
 
@@ -107,7 +94,8 @@ def _overfitting(v: Validation) -> tuple[str, bytes | None]:
 def _robustness(v: Validation) -> tuple[str, list[bytes]]:
     points = parameter_points(v)
     pngs = [charts.parameter_chart(key, pts, v.rank_by) for key, pts in points.items()]
-    body = "".join(page.image(png, f"{v.rank_by} against {key}", f"param-chart-{i}") for i, (key, png) in enumerate(zip(points, pngs, strict=True)))
+    images = "".join(page.image(png, f"{v.rank_by} against {key}", f"param-chart-{i}") for i, (key, png) in enumerate(zip(points, pngs, strict=True)))
+    body = f"<div style=\"display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:10px\">{images}</div>" if images else ""
     note = f"The whole-window {v.rank_by} of every variant against each swept value: a plateau is robust, a lone spike is luck."
     return page.section("robustness", "Robustness", body or "<p>No parameter takes more than one value.</p>", note), pngs
 
