@@ -11,7 +11,8 @@ fold holds one cycle with the run-up before it and the aftermath behind it. A fo
 session. Cycles that ended before the window starts (1995, 1998 for a run from 2000) have no sessions and no fold.
 
 Walk-forward: the first out-of-sample window starts `in_sample_years` after the first session; windows of
-`out_of_sample_years` follow back to back to the last session (the last may be shorter). In-sample is everything
+`out_of_sample_years` follow back to back to the last session (a remainder shorter than half a window joins the
+last window; otherwise it is a shorter last window). In-sample is everything
 before the window (anchored) or the `in_sample_years` just before it (rolling).
 """
 
@@ -115,6 +116,8 @@ def walk_forward_folds(days: Sequence[date], in_sample_years: float, out_of_samp
             break
         end = _add_years(start, out_of_sample_years)
         b = _position(days, end)
+        if b < len(days) and (days[-1] - days[b]).days < out_of_sample_years * 365.25 / 2:
+            b, end = len(days), days[-1] + timedelta(days=1)  # a stub shorter than half a window joins this one
         train_start = 0 if anchored else _position(days, _add_years(start, -in_sample_years))
         if a > train_start:
             folds.append(Fold(f"{days[a]}..{days[b - 1]}", (a, b), ((train_start, a),)))

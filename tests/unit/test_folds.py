@@ -72,6 +72,10 @@ def test_walk_forward_folds_partition_the_tail(years: int, in_sample: float, out
     first = folds[0].test[0]
     assert (days[first] - days[0]).days >= round(in_sample * 365.25)
     _assert_partition(folds, len(days), first)
+    for f in folds[:-1]:
+        assert (days[f.test[1] - 1] - days[f.test[0]]).days <= out_sample * 365.25 + 1
+    a, b = folds[-1].test
+    assert len(folds) == 1 or (days[b - 1] - days[a]).days >= out_sample * 365.25 / 2 - 4  # no stub at the end
     for f in folds:
         (a, b), = f.train
         assert b == f.test[0]  # in-sample ends where the held-out window starts
