@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
-from distributed import LocalCluster
+import distributed
 
 from backtest.cluster import ClusterError, run_on_dask, run_tasks
 from backtest.inputs import Inputs, history
@@ -25,7 +26,8 @@ def test_dask_run_equals_local_run(pack_inputs: Inputs, tmp_path: Path) -> None:
     shared = SharedInputs(pack_inputs.market, {key: history(pack_inputs.pit, days, load_config().config.signals)})
     local = run_tasks(shared, tasks, processes=1)
     remote_tasks, _ = _tasks(tmp_path / "dask", [0.2, 0.5, 0.8])
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+    local_cluster: Any = distributed.LocalCluster  # distributed ships without type annotations
+    with local_cluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         done: list[int] = []
         remote = run_on_dask(cluster.scheduler_address, shared, remote_tasks, on_done=lambda: done.append(1))
     assert len(done) == 3
