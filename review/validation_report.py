@@ -62,12 +62,12 @@ def _folds(v: Validation) -> str:
         cells = [page.cell(f.name), page.cell(f"{f.start} .. {f.end}"), page.cell(f.sessions, num=True), page.cell(f"#{f.chosen} " + " ".join(f.overrides))]
         cells += [page.cell(_num(getattr(f.in_sample, v.rank_by), 3), num=True), *_metric_cells(f.out_of_sample, v.rank_by)]
         cells += [page.cell(f"{f.oos_rank}/{n}", num=True), page.cell("yes" if f.top_quarter else "no")]
-        cells += [page.cell(_num(f.baseline.sharpe) if f.baseline else "-", num=True)]
-        cells += [page.cell(_num(f.benchmarks[k].sharpe), num=True) for k in sorted(f.benchmarks)]
+        for m in (f.baseline, *(f.benchmarks[k] for k in sorted(f.benchmarks))):
+            cells += [page.cell("-" if m is None else _num(m.sharpe), num=True), page.cell("-" if m is None else _pct(m.total_return), num=True)]
         rows.append(page.row(cells))
     bench = sorted(v.folds[0].benchmarks) if v.folds else []
     headers = ["fold", "held out", "sessions", "chosen in sample", f"IS {v.rank_by}", f"OOS {v.rank_by}", "OOS Sharpe", "OOS return",
-               "OOS rank", "top quarter", "base Sharpe", *(f"{b} Sharpe" for b in bench)]
+               "OOS rank", "top quarter", "base Sharpe", "base return", *(f"{b} {what}" for b in bench for what in ("Sharpe", "return"))]
     return page.section("folds", f"Folds ({len(v.folds)})", page.table(headers, rows, "fold-table"),
                         "Sharpe over the bill rate. Base: the config without the grid's overrides; IWM, SPY: buy and hold over the same sessions.")
 

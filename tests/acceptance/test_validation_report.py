@@ -69,6 +69,17 @@ def test_too_few_cycles_is_bad_input(validated: tuple[Path, dict[str, Any], Path
     assert code == 2 and err.count("\n") == 1 and "fewer than two easing cycles" in err, err
 
 
+def test_every_sweep_prints_the_overfitting_statistics(validated: tuple[Path, dict[str, Any], Path], capsys: pytest.CaptureFixture[str]) -> None:
+    state, _, _ = validated
+    code = main([f'--set=data.store_dir="{state}"', "sweep", str(state / "grid.toml"), "--start", "2003-01-02", "--end", "2004-12-31", "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "deflated Sharpe ratio of the best variant (#1 " in out and "N = 6 variants" in out and "mean correlation" in out
+    assert "probability of backtest overfitting (CSCV): PBO = " in out and "in S = 16 blocks -> 12870 splits" in out
+    doc = json.loads(next(state.glob("journals/sweep-*/overfitting.json")).read_text())
+    assert doc["deflated_sharpe"]["trials"] == 6 and 0.0 <= doc["pbo"]["pbo"] <= 1.0
+
+
 def test_report_opens_offline_with_every_chart(devtools: DevTools, validated: tuple[Path, dict[str, Any], Path]) -> None:
     _, doc, report = validated
     html = report.read_text()
