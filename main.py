@@ -365,9 +365,31 @@ def cmd_sweep(app: App, args: argparse.Namespace) -> int:
     print(
         sweep_command(
             Path(args.grid), args.config, args.overrides, start=args.start, end=args.end, clock=app.clock, env=app.env,
-            processes=args.processes, progress=not args.no_progress,
+            processes=args.processes, dask=args.dask or "", progress=not args.no_progress,
         )
     )
+    return EXIT_OK
+
+
+def cmd_validate(app: App, args: argparse.Namespace) -> int:
+    from backtest.cli import FoldError, validate_command
+    from backtest.cluster import ClusterError
+    from backtest.inputs import WindowError
+    from backtest.sweep import GridError
+
+    try:
+        outcome = validate_command(
+            Path(args.grid), args.config, args.overrides, folds=args.folds, in_sample_years=args.in_sample_years,
+            out_of_sample_years=args.out_of_sample_years, rolling=args.rolling, start=args.start, end=args.end, as_json=args.json,
+            out=Path(args.out) if args.out else None, clock=app.clock, env=app.env, processes=args.processes, dask=args.dask or "",
+            progress=not args.no_progress,
+        )
+    except (GridError, WindowError, FoldError) as exc:
+        raise UsageError(str(exc)) from None
+    except ClusterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(outcome.text)
     return EXIT_OK
 
 
@@ -384,8 +406,24 @@ def add_backtest_commands(sub: Any) -> None:
     sweep.add_argument("--start", help="first day YYYY-MM-DD")
     sweep.add_argument("--end", help="last day YYYY-MM-DD")
     sweep.add_argument("--processes", type=int, help="worker processes (default: all cores)")
+    sweep.add_argument("--dask", metavar="ADDRESS", help="run the variants on the Dask scheduler at ADDRESS (default: cluster.dask_scheduler)")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
     sweep.set_defaults(handler=cmd_sweep)
+
+    validate = sub.add_parser("validate", help="a grid judged out of sample: folds, deflated Sharpe, PBO, an HTML report")
+    validate.add_argument("grid", help="grid TOML file (see backtest/sweep.py)")
+    validate.add_argument("--folds", choices=["cycles", "walk-forward"], default="cycles", help="leave-one-easing-cycle-out (default) or walk-forward")
+    validate.add_argument("--in-sample-years", type=float, default=8.0, help="walk-forward: in-sample length (default 8)")
+    validate.add_argument("--out-of-sample-years", type=float, default=3.0, help="walk-forward: out-of-sample length (default 3)")
+    validate.add_argument("--rolling", action="store_true", help="walk-forward: a rolling in-sample window (default: anchored at the start)")
+    validate.add_argument("--start", help="first day YYYY-MM-DD")
+    validate.add_argument("--end", help="last day YYYY-MM-DD")
+    validate.add_argument("--json", action="store_true", help="machine-readable output")
+    validate.add_argument("--out", metavar="FILE.html", help="where to write the report (default: beside the member journals)")
+    validate.add_argument("--processes", type=int, help="worker processes (default: all cores)")
+    validate.add_argument("--dask", metavar="ADDRESS", help="run the variants on the Dask scheduler at ADDRESS (default: cluster.dask_scheduler)")
+    validate.add_argument("--no-progress", action="store_true", help="no progress bar")
+    validate.set_defaults(handler=cmd_validate)
 
 
 # -- paper trading -----------------------------------------------------------------------------------------------

@@ -6,15 +6,18 @@ No argparse here and no printing: `main.py` parses, calls, prints. The progress 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 from tqdm import tqdm
 
 from backtest import metrics
+from backtest.cluster import run_tasks
+from backtest.curve import Curve
+from backtest.folds import FoldMethod, make_folds
 from backtest.inputs import (
     history,
     journal_dir,
@@ -23,10 +26,18 @@ from backtest.inputs import (
     signal_key,
     window,
 )
+from backtest.plan import plan_sweep
 from backtest.run import PROJECT_ROOT, BacktestResult, RunSpec, code_version, config_hash, run_backtest
-from backtest.sweep import SharedInputs, VariantTask, rank, ranked_table, read_grid, run_local, write_outputs
+from backtest.sweep import rank, ranked_table, write_outputs
+from backtest.validate import Validation, judge, judgement_text, validate
+from backtest.validate import render as render_validation
 from clock import Clock
 from config.loader import load_config
+from review.validation_report import write_validation_report
+
+
+class FoldError(ValueError):
+    """The window gives no fold for the chosen method: stop and say why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,52 +129,103 @@ def sweep_command(
     clock: Clock,
     env: Mapping[str, str],
     processes: int | None = None,
+    dask: str = "",
     progress: bool = True,
 ) -> str:
-    """`main.py sweep GRID_FILE [--config F] [--set k=v ...] [--start D] [--end D]`: every grid point over the same
-    window, in parallel (all cores unless the grid or `processes` says otherwise); a ranked table, CSV and JSON."""
-    grid = read_grid(grid_file)
-    configs = [load_config(config_file, [*overrides, *variant]).config for variant in grid.variants]
-    base = configs[0]
-    strategies = [c.strategy for c in configs]
-    costs = [c.backtest for c in configs]
-    signal_sets = {signal_key(c.signals): c.signals for c in configs}
-    symbols = sorted(
-        {s.symbol for s in strategies} | {b for c in costs for b in c.benchmarks} | {s.crisis.defensive_symbol for s in strategies if s.crisis.defensive_symbol}
-    )
-    store = open_store(base, env, clock)
-    try:
-        inputs = load_inputs(store, base, symbols)
-    finally:
-        store.close()
-    first, last = window(inputs.market, strategies[0].symbol, costs[0], start, end)
-    days = inputs.market.sessions(strategies[0].symbol, first, last)
-    histories = {key: history(inputs.pit, days, params) for key, params in signal_sets.items()}
-    shared = SharedInputs(inputs.market, histories)
-    created = clock.now()
-    sweep_id = f"sweep-{created:%Y%m%dT%H%M%S}"
-    folder = journal_dir(base) / sweep_id
-    version = code_version(PROJECT_ROOT)
-    tasks = []
-    for i, (variant, cfg, strat, cost) in enumerate(zip(grid.variants, configs, strategies, costs, strict=True)):
-        effective = {
-            "strategy": strat.model_dump(),
-            "backtest": cost.model_dump(),
-            "signals": cfg.signals.model_dump(),
-            "overrides": [*overrides, *variant],
-        }
-        spec = RunSpec(f"{sweep_id}-{i:04d}", " ".join(variant), created, effective, version, kind="sweep_member", parent_id=sweep_id)
-        tasks.append(VariantTask(i, tuple(variant), strat, cost, signal_key(cfg.signals), first, last, spec, folder / f"member-{i:04d}.sqlite"))
-    workers = processes if processes is not None else (grid.processes or (os.cpu_count() or 1))
-    with tqdm(total=len(tasks), desc="sweep", unit="run", file=sys.stderr, disable=not progress) as bar:
-        results = run_local(shared, tasks, min(workers, len(tasks)), on_done=lambda: bar.update(1))
+    """`main.py sweep GRID_FILE [--config F] [--set k=v ...] [--start D] [--end D] [--dask ADDRESS]`: every grid point
+    over the same window, in parallel (all cores unless the grid or `processes` says otherwise, or on a Dask
+    cluster); a ranked table, CSV and JSON, and the deflated Sharpe ratio and PBO of the grid."""
+    plan = plan_sweep(grid_file, config_file, overrides, start=start, end=end, clock=clock, env=env)
+    grid = plan.grid
+    with tqdm(total=len(plan.tasks), desc="sweep", unit="run", file=sys.stderr, disable=not progress) as bar:
+        address = dask or plan.base.cluster.dask_scheduler
+        results = run_tasks(plan.shared, plan.tasks, processes=plan.workers(processes), dask=address, on_done=lambda: bar.update(1))
     ranked = rank(results, grid.rank_by)
-    csv_path, json_path = write_outputs(folder, ranked)
+    csv_path, json_path = write_outputs(plan.folder, ranked)
+    judgement = judge(results, ranked[0].index)
+    (plan.folder / "overfitting.json").write_text(json.dumps(judgement.to_json(), indent=1, allow_nan=False))
     return "\n".join(
         [
-            f"{sweep_id}: {len(tasks)} variants, {first} .. {last}, ranked by {grid.rank_by}",
+            f"{plan.sweep_id}: {len(plan.tasks)} variants, {plan.first} .. {plan.last}, ranked by {grid.rank_by}",
             ranked_table(ranked, grid.rank_by),
-            f"results: {csv_path}  {json_path}",
-            f"journals: {folder}/member-*.sqlite",
+            "",
+            judgement_text(judgement, f"#1 {' '.join(ranked[0].overrides)}"),
+            "",
+            f"results: {csv_path}  {json_path}  {plan.folder / 'overfitting.json'}",
+            f"journals: {plan.folder}/member-*.sqlite",
         ]
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationOutcome:
+    validation: Validation
+    text: str
+    report: Path
+
+
+def validate_command(
+    grid_file: Path,
+    config_file: Path | None,
+    overrides: Sequence[str],
+    *,
+    folds: FoldMethod,
+    in_sample_years: float,
+    out_of_sample_years: float,
+    rolling: bool,
+    start: str | None,
+    end: str | None,
+    as_json: bool,
+    out: Path | None,
+    clock: Clock,
+    env: Mapping[str, str],
+    processes: int | None = None,
+    dask: str = "",
+    progress: bool = True,
+) -> ValidationOutcome:
+    """`main.py validate GRID_FILE [--folds cycles|walk-forward] [--json] [--out report.html]`: the grid run once
+    (plus the base config), folds scored out of sample, DSR and PBO, and a self-contained HTML report."""
+    plan = plan_sweep(grid_file, config_file, overrides, start=start, end=end, clock=clock, env=env, kind="validate", with_baseline=True)
+    days = plan.shared.market.sessions(plan.base.strategy.symbol, plan.first, plan.last)
+    snapshots = plan.shared.histories[signal_key(plan.base.signals)]
+    chosen_folds = make_folds(folds, days, snapshots, in_sample_years=in_sample_years, out_of_sample_years=out_of_sample_years, anchored=not rolling)
+    if not chosen_folds:
+        why = "it holds fewer than two easing cycles (try --folds walk-forward)" if folds == "cycles" else "it is not longer than one in-sample window"
+        raise FoldError(f"no {folds} folds in {plan.first} .. {plan.last}: {why}")
+    with tqdm(total=len(plan.tasks), desc="validate", unit="run", file=sys.stderr, disable=not progress) as bar:
+        address = dask or plan.base.cluster.dask_scheduler
+        results = run_tasks(plan.shared, plan.tasks, processes=plan.workers(processes), dask=address, on_done=lambda: bar.update(1))
+    variants = results[: len(plan.grid.variants)]
+    baseline = None if plan.baseline is None else results[plan.baseline]
+    reference = variants[0].curve
+    if reference is None:
+        raise RuntimeError("a variant came back without its daily curve")
+    index = pd.DatetimeIndex([pd.Timestamp(d) for d in days])
+    benchmarks = {
+        sym: Curve.buy_and_hold(days, plan.shared.market.bars[sym]["close"].reindex(index).to_numpy(dtype=float).tolist(), reference.rf)
+        for sym in plan.base.backtest.benchmarks
+    }
+    how = folds if folds == "cycles" else f"walk-forward ({'rolling' if rolling else 'anchored'} {in_sample_years:g}y in sample, {out_of_sample_years:g}y out)"
+    validation = validate(variants, baseline, benchmarks, chosen_folds, method=how, rank_by=plan.grid.rank_by)
+    ranked = rank(variants, plan.grid.rank_by)
+    write_outputs(plan.folder, ranked)
+    (plan.folder / "validation.json").write_text(json.dumps(validation.to_json(), indent=1, default=str, allow_nan=False))
+    report_path = out if out is not None else plan.folder / "validation.html"
+    write_validation_report(validation, plan.sweep_id, report_path)
+    header = (
+        f"{plan.sweep_id}: {len(variants)} variants{' + the base config' if plan.baseline == len(variants) else ''}, "
+        f"{plan.first} .. {plan.last}, {len(chosen_folds)} folds by {how}, chosen by {plan.grid.rank_by}"
+    )
+    if as_json:
+        text = json.dumps({"validation_id": plan.sweep_id, **validation.to_json(), "report": str(report_path)}, default=str, allow_nan=False)
+    else:
+        text = "\n".join(
+            [
+                render_validation(validation, header),
+                "",
+                f"report: {report_path}",
+                f"results: {plan.folder}/validation.json  results.csv",
+                f"journals: {plan.folder}/member-*.sqlite",
+            ]
+        )
+    return ValidationOutcome(validation, text, report_path)

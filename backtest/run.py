@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -71,6 +71,7 @@ class BacktestResult:
     benchmarks: dict[str, metrics.Metrics]
     equity_curve: list[tuple[date, float]]
     decisions: list[tuple[date, str, dict[str, Any]]]
+    rf: list[float] = field(default_factory=list)  # each day's risk-free return (what cash earned), for fold metrics
 
     def to_json(self) -> dict[str, Any]:
         """The `--json` shape: run, window, metrics for the strategy and each benchmark, the equity curve."""
@@ -184,5 +185,5 @@ def _result(log: RunLog, market: MarketData, strategy: StrategyParams, costs: Ba
         series = closes.to_numpy(dtype=float).tolist()
         benches[sym] = metrics.buy_and_hold(days, series, rf, costs.initial_cash)
     return BacktestResult(
-        spec.run_id, None if path is None else str(path), days[0], days[-1], strat, benches, list(zip(days, equity, strict=True)), log.decisions
+        spec.run_id, None if path is None else str(path), days[0], days[-1], strat, benches, list(zip(days, equity, strict=True)), log.decisions, rf
     )

@@ -32,6 +32,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from backtest.curve import Curve
 from backtest.run import BacktestResult, MarketData, RunSpec, run_backtest
 from signals.snapshot import Snapshot
 from strategies.params import BacktestParams, StrategyParams
@@ -102,6 +103,7 @@ class VariantResult:
     run_id: str
     journal: str | None
     metrics: dict[str, Any]
+    curve: Curve | None = None  # daily equity and bill returns: what validation and the overfitting statistics score
 
 
 def run_variant(shared: SharedInputs, task: VariantTask) -> VariantResult:
@@ -117,7 +119,7 @@ def run_variant(shared: SharedInputs, task: VariantTask) -> VariantResult:
         journal_path=task.journal_path,
         snapshot_detail="compact",
     )
-    return VariantResult(task.index, task.overrides, result.run_id, result.journal, result.strategy.to_json())
+    return VariantResult(task.index, task.overrides, result.run_id, result.journal, result.strategy.to_json(), Curve.of(result))
 
 
 @dataclass(slots=True)

@@ -226,6 +226,14 @@ class PaperConfig(Frozen):
                               "run ledger what is due: a job dropped by a suspend or a clock jump runs within one tick of waking")
 
 
+class ClusterConfig(Frozen):
+    """Where sweeps and validations run their variants."""
+
+    dask_scheduler: str = Field(
+        default="", description="a Dask scheduler address (tcp://host:8786) to run sweep variants on; empty = local processes"
+    )
+
+
 class AppConfig(Frozen):
     """The whole effective configuration."""
 
@@ -241,6 +249,7 @@ class AppConfig(Frozen):
     strategy: StrategyParams = Field(default_factory=StrategyParams, description="the playbook's weights, hedges and limits (strategies/params.py)")
     backtest: BacktestParams = Field(default_factory=BacktestParams, description="backtest window, cash and costs (strategies/params.py)")
     paper: PaperConfig = Field(default_factory=PaperConfig, description="the paper trader's process")
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig, description="where sweeps and validations run (local processes or Dask)")
 
     @model_validator(mode="after")
     def _fred_series_known(self) -> AppConfig:

@@ -178,3 +178,35 @@ def curves_chart(curves: Mapping[str, pd.Series], title: str) -> bytes:
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)
     return _png(fig)
+
+
+def parameter_chart(parameter: str, points: Sequence[tuple[str, float]], metric: str) -> bytes:
+    """One swept parameter: the rank metric of every variant against the parameter's value, the mean per value
+    joined by a line (a plateau is robust, a spike is luck). Values are plotted in grid order as categories."""
+    fig = Figure(figsize=(6.0, 3.4), layout="constrained")
+    ax = fig.add_subplot()
+    labels = list(dict.fromkeys(label for label, _ in points))
+    xs = [labels.index(label) for label, _ in points]
+    ax.scatter(xs, [y for _, y in points], color="#8a94a6", s=18, zorder=2, label="each variant")
+    means = [sum(y for lab, y in points if lab == label) / sum(1 for lab, _ in points if lab == label) for label in labels]
+    ax.plot(range(len(labels)), means, color=STRATEGY_COLOR, lw=2.0, marker="o", zorder=3, label="mean")
+    ax.set_xticks(range(len(labels)), labels, rotation=20 if max(len(s) for s in labels) > 6 else 0, fontsize=8)
+    ax.set_title(parameter, fontsize=10)
+    ax.set_ylabel(metric)
+    ax.legend(loc="best", fontsize=7)
+    ax.grid(alpha=0.3)
+    return _png(fig)
+
+
+def logit_chart(logits: Sequence[float], pbo: float) -> bytes:
+    """CSCV: the distribution of the in-sample winner's out-of-sample logit rank; the mass at or below 0 is the PBO."""
+    fig = Figure(figsize=(FIGSIZE[0], 3.2), layout="constrained")
+    ax = fig.add_subplot()
+    finite = [v for v in logits if abs(v) < 1e6]
+    ax.hist(finite, bins=40, color=STRATEGY_COLOR, alpha=0.75)
+    ax.axvline(0.0, color="#b3261e", lw=1.5, ls="--")
+    ax.set_title(f"Out-of-sample logit rank of the in-sample best (PBO = {pbo:.2f}: the share at or left of the line)")
+    ax.set_xlabel("logit of the relative out-of-sample rank")
+    ax.set_ylabel("splits")
+    ax.grid(alpha=0.3)
+    return _png(fig)
