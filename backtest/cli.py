@@ -24,9 +24,10 @@ from backtest.inputs import (
     window,
 )
 from backtest.run import PROJECT_ROOT, BacktestResult, RunSpec, code_version, config_hash, run_backtest
-from backtest.sweep import SharedInputs, VariantTask, rank, ranked_table, read_grid, run_local, write_outputs
+from backtest.sweep import GridError, SharedInputs, VariantTask, rank, ranked_table, read_grid, run_local, write_outputs
+from cli.boundary import state_file
 from clock import Clock
-from config.loader import load_config
+from config.loader import ConfigError, load_config
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,7 @@ def backtest_command(
     clock: Clock,
     env: Mapping[str, str],
     progress: bool = True,
+    label: str | None = None,
 ) -> BacktestOutcome:
     """`main.py backtest [--config F] [--set k=v ...] [--start D] [--end D] [--json]`.
 
@@ -71,9 +73,9 @@ def backtest_command(
     while (journal_dir(cfg) / f"{run_id}.sqlite").exists():  # one journal file per run: never reuse one
         n += 1
         run_id = f"{base_id}-{n}"
-    spec = RunSpec(run_id, " ".join(["backtest", *overrides]), created, effective, code_version(PROJECT_ROOT))
+    spec = RunSpec(run_id, label or " ".join(["backtest", *overrides]), created, effective, code_version(PROJECT_ROOT))
     path = journal_dir(cfg) / f"{run_id}.sqlite"
-    with tqdm(total=len(days), desc="backtest", unit="day", file=sys.stderr, disable=not progress, mininterval=0.5) as bar:
+    with state_file(path), tqdm(total=len(days), desc="backtest", unit="day", file=sys.stderr, disable=not progress, mininterval=0.5) as bar:
         result = run_backtest(
             inputs.market,
             snapshots,
@@ -119,11 +121,17 @@ def sweep_command(
     env: Mapping[str, str],
     processes: int | None = None,
     progress: bool = True,
+    label: str | None = None,
 ) -> str:
     """`main.py sweep GRID_FILE [--config F] [--set k=v ...] [--start D] [--end D]`: every grid point over the same
     window, in parallel (all cores unless the grid or `processes` says otherwise); a ranked table, CSV and JSON."""
     grid = read_grid(grid_file)
-    configs = [load_config(config_file, [*overrides, *variant]).config for variant in grid.variants]
+    configs = []
+    for variant in grid.variants:
+        try:
+            configs.append(load_config(config_file, [*overrides, *variant]).config)
+        except ConfigError as exc:
+            raise GridError(f"{grid_file}: a [grid] value does not fit the config: {exc}") from None
     base = configs[0]
     strategies = [c.strategy for c in configs]
     costs = [c.backtest for c in configs]
@@ -152,7 +160,8 @@ def sweep_command(
             "signals": cfg.signals.model_dump(),
             "overrides": [*overrides, *variant],
         }
-        spec = RunSpec(f"{sweep_id}-{i:04d}", " ".join(variant), created, effective, version, kind="sweep_member", parent_id=sweep_id)
+        member_label = " ".join([f"{label}:" if label else "", *variant]).strip()
+        spec = RunSpec(f"{sweep_id}-{i:04d}", member_label, created, effective, version, kind="sweep_member", parent_id=sweep_id)
         tasks.append(VariantTask(i, tuple(variant), strat, cost, signal_key(cfg.signals), first, last, spec, folder / f"member-{i:04d}.sqlite"))
     workers = processes if processes is not None else (grid.processes or (os.cpu_count() or 1))
     with tqdm(total=len(tasks), desc="sweep", unit="run", file=sys.stderr, disable=not progress) as bar:
