@@ -16,7 +16,7 @@ import pandas as pd
 
 from review.compare import compare_html, compare_runs, render_compare
 from review.explain import explain_day, render_explain
-from review.metrics import fmt_num, fmt_pct, metrics
+from review.metrics import fmt_num, fmt_pct
 from review.parity import Replayer, parity_diff, render_parity, replay_and_diff
 from review.report import build_report, write_report
 from review.runs import ReviewError, RunRef, RunSource, config_summary, open_runs
@@ -30,7 +30,7 @@ def _headline(source: RunSource, ref: RunRef) -> tuple[float | None, float | Non
     """Total return, CAGR, max drawdown, Sharpe: from the equity rows, else from the run's summary."""
     equity = source.equity(ref)["equity"]
     if len(equity) >= 2 and (equity > 0).all():
-        m = metrics(equity)
+        m = source.measure(ref, equity)
         return m.total_return, m.cagr, m.max_drawdown, m.sharpe
     summary = ref.summary()
 

@@ -16,7 +16,7 @@ import pandas as pd
 
 from review import charts, page
 from review.explain import observations
-from review.metrics import Metrics, fmt_num, fmt_pct, metrics
+from review.metrics import SHARPE_LABEL, SORTINO_LABEL, Metrics, fmt_num, fmt_pct
 from review.runs import RunRef, RunSource
 from review.tables import text_table
 
@@ -117,7 +117,8 @@ def compare_runs(source: RunSource, a: RunRef, b: RunRef) -> Comparison:
             why = why_different(ra, rb, config_diff, _book_at(eq_a, day), _book_at(eq_b, day))
             diffs.append(DecisionDiff(day, ra["regime"], rb["regime"], ta, tb, what, why))
     chart = charts.curves_chart({f"A {a.info.label}": eq_a, f"B {b.info.label}": eq_b}, f"{a.run_id} vs {b.run_id}")
-    return Comparison(a, b, metrics(eq_a), metrics(eq_b), config_diff, diffs, len(rows_a.keys() - rows_b.keys()), len(rows_b.keys() - rows_a.keys()), chart)
+    only_a, only_b = len(rows_a.keys() - rows_b.keys()), len(rows_b.keys() - rows_a.keys())
+    return Comparison(a, b, source.measure(a, eq_a), source.measure(b, eq_b), config_diff, diffs, only_a, only_b, chart)
 
 
 def _book_at(curve: pd.Series, day: str) -> float | None:
@@ -126,7 +127,8 @@ def _book_at(curve: pd.Series, day: str) -> float | None:
     return float(earlier.iloc[-1]) if len(earlier) else None
 
 
-_METRIC_ROWS = (("total return", "total_return", True), ("CAGR", "cagr", True), ("volatility", "volatility", True), ("Sharpe", "sharpe", False),
+_METRIC_ROWS = (("total return", "total_return", True), ("CAGR", "cagr", True), ("volatility", "volatility", True),
+                (SHARPE_LABEL, "sharpe", False), (SORTINO_LABEL, "sortino", False),
                 ("max drawdown", "max_drawdown", True), ("Calmar", "calmar", False), ("end equity", "end_equity", False))
 
 
