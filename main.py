@@ -385,7 +385,27 @@ def _fmt(args: argparse.Namespace) -> Any:
 def cmd_runs(app: App, args: argparse.Namespace) -> int:
     from review.cli import runs_command
 
-    print(runs_command(journal_paths(app), kind=args.kind, fmt=_fmt(args)))
+    print(runs_command(journal_paths(app), kind=args.kind, fmt=_fmt(args), wide=args.wide))
+    return EXIT_OK
+
+
+def cmd_runs_prune(app: App, args: argparse.Namespace) -> int:
+    from review.cli import human_bytes
+    from review.prune import prune_runs
+
+    if args.older_than is None and not args.kind and not args.keep:
+        raise UsageError("runs prune: say which runs: --older-than DAYS, --kind KIND and/or --keep N (see --help)")
+    roots = [p.resolve() for p in journal_paths(app)]
+    result = prune_runs(roots, app.clock.now(), older_than_days=args.older_than, kinds=args.kind or [], keep=args.keep, force=args.force,
+                        dry_run=args.dry_run, roots=roots)
+    verb = "would remove" if args.dry_run else "removed"
+    for ref in result.removed:
+        print(f"{verb} {ref.run_id} ({ref.info.kind}, {ref.info.created_at[:10]})")
+    print(f"{verb} {len(result.removed)} run(s), {len(result.paths)} file(s)/folder(s), {human_bytes(result.freed)}")
+    if result.protected:
+        print(f"kept {len(result.protected)} paper session(s): add --force to remove a paper trader's journal")
+    if result.kept_shared:
+        print(f"kept {len(result.kept_shared)} run(s) whose journal file also holds runs that stay")
     return EXIT_OK
 
 
@@ -401,7 +421,7 @@ def cmd_trades(app: App, args: argparse.Namespace) -> int:
 def cmd_explain(app: App, args: argparse.Namespace) -> int:
     from review.cli import explain_command
 
-    print(explain_command(journal_paths(app), args.run, parse_day(args.date, "DATE"), fmt=_fmt(args)))
+    print(explain_command(journal_paths(app), args.run, parse_day(args.date, "DATE"), fmt=_fmt(args), wide=args.wide))
     return EXIT_OK
 
 
@@ -443,7 +463,15 @@ def add_review_commands(sub: Any) -> None:
     runs.add_argument("--kind", choices=["backtest", "sweep_member", "paper", "simulation"], help="only this kind of run")
     runs.add_argument("--json", action="store_true", help="machine-readable output")
     runs.add_argument("--csv", action="store_true", help="CSV output")
+    runs.add_argument("--wide", action="store_true", help="every column (parent, config, journal), not only what fits 120 columns")
     runs.set_defaults(handler=cmd_runs)
+    prune = runs.add_subparsers(dest="action", metavar="ACTION").add_parser("prune", help="remove old runs' journals to free disk")
+    prune.add_argument("--older-than", type=float, metavar="DAYS", help="runs started more than DAYS days ago")
+    prune.add_argument("--kind", action="append", choices=["backtest", "sweep_member", "paper", "simulation"], help="only this kind (repeatable)")
+    prune.add_argument("--keep", type=int, default=0, metavar="N", help="keep the newest N runs of the selected kinds")
+    prune.add_argument("--force", action="store_true", help="also remove paper sessions (the paper trader's record)")
+    prune.add_argument("--dry-run", action="store_true", help="list what would go, remove nothing")
+    prune.set_defaults(handler=cmd_runs_prune)
 
     trades = sub.add_parser("trades", help="a run's trades with the regime and reasons behind each, and their P&L")
     trades.add_argument("run", help="run id (or a unique prefix)")
@@ -458,6 +486,7 @@ def add_review_commands(sub: Any) -> None:
     explain.add_argument("run", help="run id (or a unique prefix)")
     explain.add_argument("date", help="session date YYYY-MM-DD")
     explain.add_argument("--json", action="store_true", help="machine-readable output")
+    explain.add_argument("--wide", action="store_true", help="do not wrap lines to 120 columns")
     explain.set_defaults(handler=cmd_explain)
 
     report = sub.add_parser("report", help="a self-contained HTML report (charts embedded) plus the charts as PNG files")

@@ -120,6 +120,16 @@ class RunSource:
             frame[col] = frame[col].astype(float)
         return frame.set_index("day")
 
+    def window(self, ref: RunRef) -> tuple[str | None, str | None]:
+        """The run's first and last day: as recorded when it started, else (a paper or simulated session, which runs
+        open-ended) its first and last equity or decision day."""
+        if ref.info.start_day and ref.info.end_day:
+            return ref.info.start_day, ref.info.end_day
+        found = self.query(ref, "SELECT MIN(d), MAX(d) FROM (SELECT day AS d FROM equity WHERE run_id=? UNION ALL SELECT day FROM decisions WHERE run_id=?)",
+                           (ref.run_id, ref.run_id))
+        first, last = (found[0][0], found[0][1]) if found else (None, None)
+        return ref.info.start_day or first, ref.info.end_day or last
+
     def bill_rates(self, ref: RunRef) -> pd.Series:
         """The 3-month bill rate (percent) each decision saw, by decision day (NaN where none was known)."""
         try:
