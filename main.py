@@ -17,9 +17,13 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
+from backtest.sweep import GridError
+from cli.argv import hoist_global_options
+from cli.boundary import EXIT_FAILURE, EXIT_OK, UsageError, guarded, state_file
+from cli.dates import check_day, check_window, parse_day
 from clock import NEW_YORK, Clock, SystemClock
 from config.loader import ConfigError, LoadedConfig, load_config, pack_dir, store_dir
-from config.secrets import Secrets, install_redaction
+from config.secrets import RedactingFilter, Secrets, install_redaction
 from datastore.errors import DataError, SourceConfigError, SourceUnavailable
 from datastore.pack_import import import_pack
 from datastore.store import Store
@@ -27,11 +31,11 @@ from review.runs import ReviewError
 
 log = logging.getLogger("cutcycle")
 
-EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
-
-
-class UsageError(Exception):
-    """Bad arguments that argparse could not catch (e.g. an unparseable date)."""
+# Exceptions that are bad input (exit 2, their message on one line) and failures (exit 1): see cli/boundary.py.
+BAD_INPUT: tuple[type[BaseException], ...] = (ConfigError, DataError, SourceConfigError, ReviewError, GridError)
+FAILURES: tuple[type[BaseException], ...] = (SourceUnavailable,)
+# Global options also accepted after the subcommand (`main.py backtest --set k=v`).
+GLOBAL_OPTIONS = ("--set", "--config", "--log-level")
 
 
 class App:
@@ -48,12 +52,14 @@ class App:
     def store(self) -> Store:
         """The local store, with the data pack imported (validated, atomically) when it changed."""
         if self._store is None:
-            store = Store(store_dir(self.cfg) / "store.sqlite")
-            try:
-                import_pack(store, self.cfg, pack_dir(self.cfg, self.env), self.clock.now())
-            except BaseException:
-                store.close()
-                raise
+            path = store_dir(self.cfg) / "store.sqlite"
+            with state_file(path):
+                store = Store(path)
+                try:
+                    import_pack(store, self.cfg, pack_dir(self.cfg, self.env), self.clock.now())
+                except BaseException:
+                    store.close()
+                    raise
             self._store = store
         return self._store
 
@@ -66,13 +72,6 @@ class App:
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
-
-
-def parse_day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"bad date {text!r}: expected YYYY-MM-DD") from None
 
 
 def end_of_day(day: date) -> datetime:
@@ -148,7 +147,7 @@ def _toml_dump(data: dict[str, Any], prefix: str = "") -> str:
 def cmd_data_status(app: App, args: argparse.Namespace) -> int:
     from datastore.status import data_status
 
-    now = end_of_day(parse_day(args.as_of)) if args.as_of else app.clock.now()
+    now = end_of_day(parse_day(args.as_of, "--as-of")) if args.as_of else app.clock.now()
     rows = data_status(app.store(), app.cfg, now, app.derivations())
     if args.json:
         print_json(
@@ -208,7 +207,7 @@ def cmd_data_releases(app: App, args: argparse.Namespace) -> int:
     unknown = [s for s in args.series or [] if s not in derivations]
     if unknown:
         raise UsageError(f"--series: {', '.join(unknown)} not in the series catalogue ({', '.join(derivations)})")
-    now = end_of_day(parse_day(args.as_of)) if args.as_of else app.clock.now()
+    now = end_of_day(parse_day(args.as_of, "--as-of")) if args.as_of else app.clock.now()
     lines = release_lines(app.store(), derivations, now, args.series or None)
     if args.upcoming:
         lines = upcoming(lines)
@@ -268,15 +267,14 @@ def cmd_signals(app: App, args: argparse.Namespace) -> int:
     from signals import cli as sig
     from signals.build import build_snapshot, session_as_of, session_days, snapshot_history
 
+    as_of = parse_day(args.as_of, "--as-of") if args.as_of else None
+    if args.history:
+        start, end = parse_day(args.history[0], "--history START"), parse_day(args.history[1], "--history END")
     pit, schedule = _signal_inputs(app)
     params = app.cfg.signals
     if args.history:
-        start, end = parse_day(args.history[0]), parse_day(args.history[1])
-        if end < start:
-            raise UsageError(f"--history: end {end} is before start {start}")
-        days = session_days(pit, start, end)
-        if not days:
-            raise UsageError(f"--history: no sessions between {start} and {end} in the store")
+        known = session_days(pit, date(1900, 1, 1), date(2100, 12, 31))
+        days = check_window(start, end, known, "the store's sessions", args=("--history START", "--history END"), min_sessions=1)
         snaps = snapshot_history(pit, days, params, schedule)
         if args.chart:
             from signals.build import target_path
@@ -295,7 +293,10 @@ def cmd_signals(app: App, args: argparse.Namespace) -> int:
         elif not args.chart:
             print(sig.history_csv(snaps), end="")
         return EXIT_OK
-    day = parse_day(args.as_of) if args.as_of else _last_session(pit)
+    if as_of is not None:
+        day = check_day(as_of, "--as-of", session_days(pit, date(1900, 1, 1), date(2100, 12, 31)), "the store's sessions")
+    else:
+        day = _last_session(pit)
     snap = build_snapshot(pit, session_as_of(day, params), day, params, schedule)
     print(sig.snapshot_json(snap) if args.json else sig.snapshot_table(snap))
     return EXIT_OK
@@ -321,8 +322,8 @@ def cmd_regimes(app: App, args: argparse.Namespace) -> int:
     from signals.study import closes
 
     pit, schedule = _signal_inputs(app)
-    start = parse_day(args.start) if args.start else REGIMES_START
-    end = parse_day(args.end) if args.end else _last_session(pit)
+    start = parse_day(args.start, "--start") if args.start else REGIMES_START
+    end = parse_day(args.end, "--end") if args.end else _last_session(pit)
     days = session_days(pit, start, end)
     if not days:
         raise UsageError(f"regimes: no sessions between {start} and {end} in the store")
@@ -352,8 +353,10 @@ REGIMES_START = date(1995, 1, 3)  # the regime inputs (claims, stress via NFCI, 
 def cmd_backtest(app: App, args: argparse.Namespace) -> int:
     from backtest.cli import backtest_command
 
+    _check_dates(args)
     outcome = backtest_command(
-        args.config, args.overrides, start=args.start, end=args.end, as_json=args.json, clock=app.clock, env=app.env, progress=not args.no_progress
+        args.config, args.overrides, start=args.start, end=args.end, as_json=args.json, clock=app.clock, env=app.env, progress=not args.no_progress,
+        label=args.label,
     )
     print(outcome.text)
     return EXIT_OK
@@ -362,21 +365,30 @@ def cmd_backtest(app: App, args: argparse.Namespace) -> int:
 def cmd_sweep(app: App, args: argparse.Namespace) -> int:
     from backtest.cli import sweep_command
 
+    _check_dates(args)
     print(
         sweep_command(
             Path(args.grid), args.config, args.overrides, start=args.start, end=args.end, clock=app.clock, env=app.env,
-            processes=args.processes, dask=args.dask or "", progress=not args.no_progress,
+            processes=args.processes, dask=args.dask or "", progress=not args.no_progress, label=args.label,
         )
     )
     return EXIT_OK
 
 
+def _check_dates(args: argparse.Namespace) -> None:
+    """The form of --start/--end before any data is read (their range is checked against the data by the run)."""
+    for arg, text in (("--start", args.start), ("--end", args.end)):
+        if text:
+            parse_day(text, arg, bounded=False)
+
+
 def cmd_validate(app: App, args: argparse.Namespace) -> int:
     from backtest.cli import FoldError, validate_command
     from backtest.cluster import ClusterError
-    from backtest.inputs import WindowError
     from backtest.sweep import GridError
+    from cli.dates import DateError
 
+    _check_dates(args)
     try:
         outcome = validate_command(
             Path(args.grid), args.config, args.overrides, folds=args.folds, in_sample_years=args.in_sample_years,
@@ -384,7 +396,7 @@ def cmd_validate(app: App, args: argparse.Namespace) -> int:
             out=Path(args.out) if args.out else None, clock=app.clock, env=app.env, processes=args.processes, dask=args.dask or "",
             progress=not args.no_progress,
         )
-    except (GridError, WindowError, FoldError) as exc:
+    except (GridError, DateError, FoldError) as exc:
         raise UsageError(str(exc)) from None
     except ClusterError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -399,6 +411,7 @@ def add_backtest_commands(sub: Any) -> None:
     backtest.add_argument("--end", help="last day YYYY-MM-DD (default: the end of the data)")
     backtest.add_argument("--json", action="store_true", help="machine-readable output")
     backtest.add_argument("--no-progress", action="store_true", help="no progress bar")
+    backtest.add_argument("--label", help="a name for the run, shown by `runs` (default: the command and its --set overrides)")
     backtest.set_defaults(handler=cmd_backtest)
 
     sweep = sub.add_parser("sweep", help="run a parameter grid in parallel processes; ranked table, CSV and JSON")
@@ -408,6 +421,7 @@ def add_backtest_commands(sub: Any) -> None:
     sweep.add_argument("--processes", type=int, help="worker processes (default: all cores)")
     sweep.add_argument("--dask", metavar="ADDRESS", help="run the variants on the Dask scheduler at ADDRESS (default: cluster.dask_scheduler)")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sweep.add_argument("--label", help="a name for the sweep; each member's label is it plus the member's overrides")
     sweep.set_defaults(handler=cmd_sweep)
 
     validate = sub.add_parser("validate", help="a grid judged out of sample: folds, deflated Sharpe, PBO, an HTML report")
@@ -433,9 +447,9 @@ def cmd_paper(app: App, args: argparse.Namespace) -> int:
     if args.simulate:
         from runner.simulate import simulate_command
 
-        start, end = parse_day(args.simulate[0]), parse_day(args.simulate[1])
+        start, end = parse_day(args.simulate[0], "--simulate START"), parse_day(args.simulate[1], "--simulate END")
         if end < start:
-            raise UsageError(f"--simulate: end {end} is before start {start}")
+            raise UsageError(f"--simulate END {end} is before START {start}")
         app.store()  # the pack imported (idempotent) before the session reads the store
         code, text = simulate_command(app.cfg, app.env, start, end, wall=app.clock, dry_run=args.dry_run)
         print(text)
@@ -494,15 +508,35 @@ def _fmt(args: argparse.Namespace) -> Any:
 def cmd_runs(app: App, args: argparse.Namespace) -> int:
     from review.cli import runs_command
 
-    print(runs_command(journal_paths(app), kind=args.kind, fmt=_fmt(args)))
+    print(runs_command(journal_paths(app), kind=args.kind, fmt=_fmt(args), wide=args.wide))
+    return EXIT_OK
+
+
+def cmd_runs_prune(app: App, args: argparse.Namespace) -> int:
+    from review.cli import human_bytes
+    from review.prune import prune_runs
+
+    if args.older_than is None and not args.kind and not args.keep:
+        raise UsageError("runs prune: say which runs: --older-than DAYS, --kind KIND and/or --keep N (see --help)")
+    roots = [p.resolve() for p in journal_paths(app)]
+    result = prune_runs(roots, app.clock.now(), older_than_days=args.older_than, kinds=args.kind or [], keep=args.keep, force=args.force,
+                        dry_run=args.dry_run, roots=roots)
+    verb = "would remove" if args.dry_run else "removed"
+    for ref in result.removed:
+        print(f"{verb} {ref.run_id} ({ref.info.kind}, {ref.info.created_at[:10]})")
+    print(f"{verb} {len(result.removed)} run(s), {len(result.paths)} file(s)/folder(s), {human_bytes(result.freed)}")
+    if result.protected:
+        print(f"kept {len(result.protected)} paper session(s): add --force to remove a paper trader's journal")
+    if result.kept_shared:
+        print(f"kept {len(result.kept_shared)} run(s) whose journal file also holds runs that stay")
     return EXIT_OK
 
 
 def cmd_trades(app: App, args: argparse.Namespace) -> int:
     from review.cli import trades_command
 
-    start = parse_day(args.from_day) if args.from_day else None
-    end = parse_day(args.to_day) if args.to_day else None
+    start = parse_day(args.from_day, "--from") if args.from_day else None
+    end = parse_day(args.to_day, "--to") if args.to_day else None
     print(trades_command(journal_paths(app), args.run, start=start, end=end, symbol=args.symbol, fmt=_fmt(args)))
     return EXIT_OK
 
@@ -510,7 +544,7 @@ def cmd_trades(app: App, args: argparse.Namespace) -> int:
 def cmd_explain(app: App, args: argparse.Namespace) -> int:
     from review.cli import explain_command
 
-    print(explain_command(journal_paths(app), args.run, parse_day(args.date), fmt=_fmt(args)))
+    print(explain_command(journal_paths(app), args.run, parse_day(args.date, "DATE"), fmt=_fmt(args), wide=args.wide))
     return EXIT_OK
 
 
@@ -555,7 +589,15 @@ def add_review_commands(sub: Any) -> None:
     runs.add_argument("--kind", choices=["backtest", "sweep_member", "paper", "simulation"], help="only this kind of run")
     runs.add_argument("--json", action="store_true", help="machine-readable output")
     runs.add_argument("--csv", action="store_true", help="CSV output")
+    runs.add_argument("--wide", action="store_true", help="every column (parent, config, journal), not only what fits 120 columns")
     runs.set_defaults(handler=cmd_runs)
+    prune = runs.add_subparsers(dest="action", metavar="ACTION").add_parser("prune", help="remove old runs' journals to free disk")
+    prune.add_argument("--older-than", type=float, metavar="DAYS", help="runs started more than DAYS days ago")
+    prune.add_argument("--kind", action="append", choices=["backtest", "sweep_member", "paper", "simulation"], help="only this kind (repeatable)")
+    prune.add_argument("--keep", type=int, default=0, metavar="N", help="keep the newest N runs of the selected kinds")
+    prune.add_argument("--force", action="store_true", help="also remove paper sessions (the paper trader's record)")
+    prune.add_argument("--dry-run", action="store_true", help="list what would go, remove nothing")
+    prune.set_defaults(handler=cmd_runs_prune)
 
     trades = sub.add_parser("trades", help="a run's trades with the regime and reasons behind each, and their P&L")
     trades.add_argument("run", help="run id (or a unique prefix)")
@@ -570,6 +612,7 @@ def add_review_commands(sub: Any) -> None:
     explain.add_argument("run", help="run id (or a unique prefix)")
     explain.add_argument("date", help="session date YYYY-MM-DD")
     explain.add_argument("--json", action="store_true", help="machine-readable output")
+    explain.add_argument("--wide", action="store_true", help="do not wrap lines to 120 columns")
     explain.set_defaults(handler=cmd_explain)
 
     report = sub.add_parser("report", help="a self-contained HTML report (charts embedded) plus the charts as PNG files")
@@ -657,22 +700,20 @@ def setup_logging(level: str, secrets: Secrets) -> None:
 
 def main(argv: Sequence[str] | None = None, env: dict[str, str] | None = None, clock: Clock | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(hoist_global_options(sys.argv[1:] if argv is None else argv, GLOBAL_OPTIONS, GLOBAL_OPTIONS))
     environment = dict(os.environ if env is None else env)
     setup_logging(args.log_level, Secrets.from_env(environment))
     app: App | None = None
-    try:
+
+    def run() -> int:
+        nonlocal app
         app = App(load_config(args.config, args.overrides), environment, clock or SystemClock())
         handler: Handler = args.handler
         return handler(app, args)
-    except (ConfigError, DataError, SourceConfigError, UsageError, ReviewError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except SourceUnavailable as exc:
-        print(f"error: {exc} (a source did not answer; nothing was changed)", file=sys.stderr)
-        return EXIT_FAILURE
-    except KeyboardInterrupt:
-        return EXIT_FAILURE
+
+    try:
+        return guarded(run, bad_input=(*BAD_INPUT, UsageError), failure=FAILURES, state_dir=lambda: store_dir(app.cfg) if app else None,
+                       redact=RedactingFilter(Secrets.from_env(environment).values()).redact)
     finally:
         if app is not None:
             app.close()

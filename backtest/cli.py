@@ -31,6 +31,7 @@ from backtest.run import PROJECT_ROOT, BacktestResult, RunSpec, code_version, co
 from backtest.sweep import rank, ranked_table, write_outputs
 from backtest.validate import Validation, judge, judgement_text, validate
 from backtest.validate import render as render_validation
+from cli.boundary import state_file
 from clock import Clock
 from config.loader import load_config
 from review.validation_report import write_validation_report
@@ -58,6 +59,7 @@ def backtest_command(
     clock: Clock,
     env: Mapping[str, str],
     progress: bool = True,
+    label: str | None = None,
 ) -> BacktestOutcome:
     """`main.py backtest [--config F] [--set k=v ...] [--start D] [--end D] [--json]`.
 
@@ -82,9 +84,9 @@ def backtest_command(
     while (journal_dir(cfg) / f"{run_id}.sqlite").exists():  # one journal file per run: never reuse one
         n += 1
         run_id = f"{base_id}-{n}"
-    spec = RunSpec(run_id, " ".join(["backtest", *overrides]), created, effective, code_version(PROJECT_ROOT))
+    spec = RunSpec(run_id, label or " ".join(["backtest", *overrides]), created, effective, code_version(PROJECT_ROOT))
     path = journal_dir(cfg) / f"{run_id}.sqlite"
-    with tqdm(total=len(days), desc="backtest", unit="day", file=sys.stderr, disable=not progress, mininterval=0.5) as bar:
+    with state_file(path), tqdm(total=len(days), desc="backtest", unit="day", file=sys.stderr, disable=not progress, mininterval=0.5) as bar:
         result = run_backtest(
             inputs.market,
             snapshots,
@@ -131,11 +133,12 @@ def sweep_command(
     processes: int | None = None,
     dask: str = "",
     progress: bool = True,
+    label: str | None = None,
 ) -> str:
     """`main.py sweep GRID_FILE [--config F] [--set k=v ...] [--start D] [--end D] [--dask ADDRESS]`: every grid point
     over the same window, in parallel (all cores unless the grid or `processes` says otherwise, or on a Dask
     cluster); a ranked table, CSV and JSON, and the deflated Sharpe ratio and PBO of the grid."""
-    plan = plan_sweep(grid_file, config_file, overrides, start=start, end=end, clock=clock, env=env)
+    plan = plan_sweep(grid_file, config_file, overrides, start=start, end=end, clock=clock, env=env, label=label)
     grid = plan.grid
     with tqdm(total=len(plan.tasks), desc="sweep", unit="run", file=sys.stderr, disable=not progress) as bar:
         address = dask or plan.base.cluster.dask_scheduler

@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from backtest.run import MarketData, load_market
+from cli.dates import check_window, parse_day
 from clock import Clock
 from config.loader import pack_dir, store_dir
 from config.schema import AppConfig, LabelOnly
@@ -20,10 +21,6 @@ from signals.build import snapshot_history
 from signals.params import SignalParams
 from signals.snapshot import Snapshot
 from strategies.params import BacktestParams
-
-
-class WindowError(ValueError):
-    """The requested dates do not fit the data: stop and tell the user."""
 
 
 def decision_series(cfg: AppConfig) -> list[str]:
@@ -57,17 +54,20 @@ def load_inputs(store: Store, cfg: AppConfig, symbols: Sequence[str]) -> Inputs:
 
 
 def window(market: MarketData, symbol: str, costs: BacktestParams, start: str | None, end: str | None) -> tuple[date, date]:
-    """The sessions to run: `--start/--end` over the config's window, clipped to the traded ETF's bars."""
-    first = date.fromisoformat(start or costs.start)
-    sessions = market.bars[symbol].index
-    last_bar = sessions[-1].date()
-    last = date.fromisoformat(end or costs.end) if (end or costs.end) else last_bar
-    last = min(last, last_bar)
-    if first < sessions[0].date():
-        raise WindowError(f"start {first} is before {symbol}'s first bar {sessions[0].date()}")
-    if last <= first:
-        raise WindowError(f"end {last} must be after start {first}")
-    return first, last
+    """The sessions to run: `--start/--end` over the config's `backtest.start/end`, checked against the traded ETF's
+    bars (`cli.dates`: one line naming the argument and the valid range). An empty end is the end of the data; the
+    config's end (not an explicit `--end`) is clipped to it."""
+    sessions = [ts.date() for ts in market.bars[symbol].index]
+    first = parse_day(start, "--start", bounded=False) if start else parse_day(costs.start, "backtest.start", bounded=False)
+    if end:
+        last, last_arg = parse_day(end, "--end", bounded=False), "--end"
+    elif costs.end:
+        configured = parse_day(costs.end, "backtest.end", bounded=False)
+        last, last_arg = (min(configured, sessions[-1]) if sessions else configured), "backtest.end"
+    else:
+        last, last_arg = (sessions[-1] if sessions else first), "the end of the data"
+    inside = check_window(first, last, sessions, f"{symbol}'s bars", args=("--start" if start else "backtest.start", last_arg))
+    return inside[0], inside[-1]
 
 
 def history(pit: PitData, days: Sequence[date], params: SignalParams) -> dict[date, Snapshot]:

@@ -95,8 +95,8 @@ def performance(
     total = float(eq[-1] / eq[0] - 1.0)
     years = (days[-1] - days[0]).days / 365.25
     cagr = float((eq[-1] / eq[0]) ** (1.0 / years) - 1.0) if years > 0 and eq[-1] > 0 else float("nan")
-    vol = float(np.std(r, ddof=1) * math.sqrt(SESSIONS))
-    sd = float(np.std(excess, ddof=1))
+    vol = float(np.std(r, ddof=1) * math.sqrt(SESSIONS)) if len(r) > 1 else float("nan")
+    sd = float(np.std(excess, ddof=1)) if len(r) > 1 else float("nan")
     sharpe = _ratio(float(np.mean(excess)) * math.sqrt(SESSIONS), sd)
     downside = float(math.sqrt(np.mean(np.minimum(excess, 0.0) ** 2)))
     sortino = _ratio(float(np.mean(excess)) * math.sqrt(SESSIONS), downside)

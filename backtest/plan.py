@@ -11,9 +11,9 @@ from pathlib import Path
 
 from backtest.inputs import history, journal_dir, load_inputs, open_store, signal_key, window
 from backtest.run import PROJECT_ROOT, RunSpec, code_version
-from backtest.sweep import Grid, SharedInputs, VariantTask, read_grid
+from backtest.sweep import Grid, GridError, SharedInputs, VariantTask, read_grid
 from clock import Clock
-from config.loader import load_config
+from config.loader import ConfigError, load_config
 from config.schema import AppConfig
 
 
@@ -53,11 +53,18 @@ def plan_sweep(
     env: Mapping[str, str],
     kind: str = "sweep",
     with_baseline: bool = False,
+    label: str | None = None,
 ) -> SweepPlan:
     """Read the grid, load the data once, compute each distinct snapshot history once, and make the tasks.
-    `with_baseline` adds the base config (without the grid's overrides) unless a variant already is it."""
+    `with_baseline` adds the base config (without the grid's overrides) unless a variant already is it; `label`
+    prefixes each member's label. Raises GridError when a grid value does not fit the config."""
     grid = read_grid(grid_file)
-    configs = [load_config(config_file, [*overrides, *variant]).config for variant in grid.variants]
+    configs = []
+    for variant in grid.variants:
+        try:
+            configs.append(load_config(config_file, [*overrides, *variant]).config)
+        except ConfigError as exc:
+            raise GridError(f"{grid_file}: a [grid] value does not fit the config: {exc}") from None
     base = load_config(config_file, list(overrides)).config
     baseline = next((i for i, c in enumerate(configs) if _effective(c) == _effective(base)), None) if with_baseline else None
     extra = with_baseline and baseline is None
@@ -85,6 +92,7 @@ def plan_sweep(
     for i, (variant, cfg) in enumerate(zip(labels, everyone, strict=True)):
         sets = [] if extra and i == len(grid.variants) else variant
         effective = {**_effective(cfg), "overrides": [*overrides, *sets]}
-        spec = RunSpec(f"{sweep_id}-{i:04d}", " ".join(variant), created, effective, version, kind="sweep_member", parent_id=sweep_id)
+        member_label = " ".join([f"{label}:" if label else "", *variant]).strip()
+        spec = RunSpec(f"{sweep_id}-{i:04d}", member_label, created, effective, version, kind="sweep_member", parent_id=sweep_id)
         tasks.append(VariantTask(i, tuple(sets), cfg.strategy, cfg.backtest, signal_key(cfg.signals), first, last, spec, folder / f"member-{i:04d}.sqlite"))
     return SweepPlan(sweep_id, folder, grid, base, first, last, SharedInputs(inputs.market, histories), tasks, len(grid.variants) if extra else baseline)

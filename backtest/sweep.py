@@ -53,26 +53,64 @@ def _literal(value: Any) -> str:
     return json.dumps(value) if isinstance(value, str | bool) else str(value)
 
 
+SWEEP_KEYS = ("rank_by", "processes")
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`[grid]` keys as dotted names: a quoted "strategy.base_weight" and an unquoted strategy.base_weight (which
+    TOML reads as a nested table) are the same key."""
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, Mapping):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
 def read_grid(path: Path) -> Grid:
-    """The cartesian product of the `[grid]` lists, as `--set key=value` lists."""
+    """The cartesian product of the `[grid]` lists, as `--set key=value` lists. A GridError names the file, the key
+    and what is valid."""
     try:
         with path.open("rb") as fh:
             doc = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise GridError(f"{path}: {exc}") from None
-    grid = doc.get("grid")
-    if not isinstance(grid, dict) or not grid:
-        raise GridError(f'{path}: needs a [grid] table of "section.key" = [values]')
+    except FileNotFoundError:
+        raise GridError(f"{path}: grid file not found (examples/sweep-grid.toml is one to copy)") from None
+    except IsADirectoryError:
+        raise GridError(f"{path}: is a directory, not a grid file") from None
+    except UnicodeDecodeError as exc:
+        raise GridError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise GridError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise GridError(f"{path}: cannot read the grid file: {exc.strerror}") from None
+    unknown_tables = sorted(set(doc) - {"grid", "sweep"})
+    if unknown_tables:
+        raise GridError(f"{path}: unknown table(s) {', '.join(unknown_tables)}; a grid file has [grid] and an optional [sweep]")
+    raw = doc.get("grid")
+    if not isinstance(raw, dict) or not raw:
+        raise GridError(f'{path}: needs a [grid] table of "section.key" = [values], e.g. "strategy.base_weight" = [0.3, 0.5]')
+    grid = _flatten(raw)
     keys = sorted(grid)
     for key in keys:
+        if "." not in key:
+            raise GridError(f'{path}: [grid] key {key!r} names no config key: use "section.key" = [values], e.g. "strategy.base_weight"')
         if not isinstance(grid[key], list) or not grid[key]:
-            raise GridError(f"{path}: grid key {key!r} needs a non-empty list of values")
+            raise GridError(f"{path}: [grid] key {key!r} = {grid[key]!r}: needs a non-empty list of values, e.g. {key!r} = [0.3, 0.5]")
     variants = [[f"{k}={_literal(v)}" for k, v in zip(keys, combo, strict=True)] for combo in itertools.product(*(grid[k] for k in keys))]
     sweep = doc.get("sweep", {})
-    unknown = set(sweep) - {"rank_by", "processes"}
+    if not isinstance(sweep, dict):
+        raise GridError(f"{path}: [sweep] must be a table with {' and/or '.join(SWEEP_KEYS)}")
+    unknown = sorted(set(sweep) - set(SWEEP_KEYS))
     if unknown:
-        raise GridError(f"{path}: unknown [sweep] keys {sorted(unknown)}")
-    return Grid(variants, str(sweep.get("rank_by", "sharpe")), int(sweep.get("processes", 0)))
+        raise GridError(f"{path}: unknown [sweep] key(s) {', '.join(unknown)}; valid: {', '.join(SWEEP_KEYS)}")
+    rank_by = sweep.get("rank_by", "sharpe")
+    if rank_by not in COLUMNS:
+        raise GridError(f"{path}: [sweep] rank_by = {rank_by!r} is not a metric; choose one of {', '.join(COLUMNS)}")
+    processes = sweep.get("processes", 0)
+    if not isinstance(processes, int) or isinstance(processes, bool) or processes < 0:
+        raise GridError(f"{path}: [sweep] processes = {processes!r}: needs a whole number >= 0 (0 = all cores)")
+    return Grid(variants, rank_by, processes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,13 +6,14 @@ Every error names the file (or `--set`), the dotted key, the bad value and what 
 from __future__ import annotations
 
 import copy
+import difflib
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from config.schema import RELEASE_RULE_NAMES, AppConfig
 from config.secrets import ENV_DATA_DIR
@@ -31,8 +32,14 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory; --config takes a TOML file (e.g. examples/variant-no-hedge.toml)") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from None
 
 
 def _merge(base: dict[str, Any], overlay: Mapping[str, Any], origin: str, origins: dict[str, str], prefix: str = "") -> None:
@@ -80,27 +87,62 @@ def _nest(path: list[str], value: Any) -> dict[str, Any]:
     return out
 
 
-def _origin_of(loc: Sequence[str | int], origins: Mapping[str, str]) -> str:
+def _origin_of(loc: Sequence[str | int], origins: Mapping[str, str], sources: Sequence[str]) -> str:
+    """Where the value at `loc` came from: its own key's origin, else (a cross-field error on a whole section) the
+    latest source that set any key under it (`--set` over a variant file over the defaults)."""
     parts = [str(p) for p in loc]
-    for n in range(len(parts), 0, -1):
+    dotted = ".".join(parts)
+    under = {origin for key, origin in origins.items() if key == dotted or key.startswith(dotted + ".")} if dotted else set(origins.values())
+    if under:
+        return max(under, key=lambda o: sources.index(o) if o in sources else -1)
+    for n in range(len(parts) - 1, 0, -1):
         found = origins.get(".".join(parts[:n]))
         if found:
             return found
     return "configuration"
 
 
-def _describe(err: Mapping[str, Any], origins: Mapping[str, str]) -> str:
+def valid_keys(model: type[BaseModel] = AppConfig, prefix: str = "") -> list[str]:
+    """Every dotted key the schema accepts (free-form tables such as [series.<ID>] stop at their name)."""
+    out: list[str] = []
+    for name, info in model.model_fields.items():
+        dotted = f"{prefix}{name}"
+        out.append(dotted)
+        kind = info.annotation
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            out += valid_keys(kind, dotted + ".")
+    return out
+
+
+def nearest_key(dotted: str) -> str | None:
+    """The valid key closest to a misspelt one, if any is close."""
+    keys = valid_keys()
+    leaf = dotted.rsplit(".", 1)[0] + "." if "." in dotted else ""
+    siblings = [k for k in keys if k.startswith(leaf) and "." not in k[len(leaf):]]
+    found = difflib.get_close_matches(dotted, siblings, n=1, cutoff=0.6) or difflib.get_close_matches(dotted, keys, n=1, cutoff=0.75)
+    return found[0] if found else None
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _describe(err: Mapping[str, Any], origins: Mapping[str, str], sources: Sequence[str]) -> str:
     loc = [p for p in err["loc"] if not (isinstance(p, str) and p in RELEASE_RULE_NAMES)]
     dotted = ".".join(str(p) for p in loc) or "(top level)"
-    where = _origin_of(loc, origins)
+    where = _origin_of(loc, origins, sources)
     if err["type"] == "extra_forbidden":
-        return f"{where}: unknown key '{dotted}' (check the spelling; see config/default.toml for the valid keys)"
+        near = nearest_key(dotted)
+        hint = f"did you mean '{near}'?" if near else "see config/default.toml for the valid keys"
+        return f"{where}: unknown key '{dotted}' ({hint})"
     if err["type"] == "missing":
         return f"{where}: missing key '{dotted}'"
     got = err.get("input")
-    return f"{where}: key '{dotted}' = {got!r}: {err['msg']}"
-
-
+    message = str(err["msg"]).removeprefix("Value error, ")
+    if isinstance(got, Mapping):  # a cross-field rule of a whole section: its message names the keys
+        return f"{where}: [{dotted}] {message}"
+    return f"{where}: key '{dotted}' = {_short(got)}: {message}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +169,9 @@ def load_config(config_file: Path | None = None, overrides: Sequence[str] = ()) 
     try:
         cfg = AppConfig.model_validate(merged)
     except ValidationError as exc:
-        lines = [_describe(err, origins) for err in exc.errors()]
+        lines = [_describe(err, origins, sources) for err in exc.errors()]
+        if len(lines) == 1:
+            raise ConfigError(f"invalid configuration: {lines[0]}") from None
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
     return LoadedConfig(cfg, tuple(sources))
 

@@ -88,12 +88,17 @@ def _squash(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def error_detail(body: bytes) -> str:
+def _same(text: str) -> str:
+    return text
+
+
+def error_detail(body: bytes, redact_text: Callable[[str], str] = _same) -> str:
     """A short description of an error body: FRED's XML or JSON message, an HTML page's title, or its size.
 
+    `redact_text` runs before anything is cut, so a key echoed in the body never survives in part.
     Never raises: error bodies come from proxies and load balancers as often as from FRED.
     """
-    text = body.decode("utf-8", errors="replace").strip()
+    text = redact_text(body.decode("utf-8", errors="replace")).strip()
     if not text:
         return "empty body"
     try:
@@ -101,14 +106,14 @@ def error_detail(body: bytes) -> str:
     except ET.ParseError:
         root = None
     if root is not None and root.get("message"):
-        return _squash(root.get("message", ""))
+        return _squash(redact_text(root.get("message", "")))
     if text.startswith("{"):
         try:
             parsed: Any = json.loads(text)
         except ValueError:
             parsed = None
         if isinstance(parsed, dict) and parsed.get("error_message"):
-            return _squash(str(parsed["error_message"]))
+            return _squash(redact_text(str(parsed["error_message"])))
     title = _HTML_TITLE.search(text)
     if title and title.group(1).strip():
         return f"HTML body: {_squash(title.group(1), 80)}"
@@ -221,7 +226,7 @@ class _Failure:
         return f"HTTP {self.status}: {self.detail}" if self.status is not None else self.detail
 
 
-def _http_failure(exc: urllib.error.HTTPError) -> _Failure:
+def _http_failure(exc: urllib.error.HTTPError, redact_text: Callable[[str], str]) -> _Failure:
     try:
         body = exc.read(_ERROR_BODY_LIMIT)
     except (OSError, HTTPException):
@@ -231,10 +236,10 @@ def _http_failure(exc: urllib.error.HTTPError) -> _Failure:
     status = exc.code
     retry_after = parse_retry_after(exc.headers.get("Retry-After") if exc.headers is not None else None)
     transient = status in (408, 429) or status >= 500 or status < 400
-    return _Failure(status, error_detail(body), retry=transient, retry_after=retry_after)
+    return _Failure(status, error_detail(body, redact_text), retry=transient, retry_after=retry_after)
 
 
-def _io_failure(exc: BaseException, timeout: float) -> _Failure:
+def _io_failure(exc: BaseException, timeout: float, redact_text: Callable[[str], str]) -> _Failure:
     reason: object = exc.reason if isinstance(exc, urllib.error.URLError) else exc
     if isinstance(reason, TimeoutError):
         detail = f"no answer within {timeout:g} s (timed out)"
@@ -247,7 +252,7 @@ def _io_failure(exc: BaseException, timeout: float) -> _Failure:
     elif isinstance(reason, ConnectionRefusedError):
         detail = "connection refused"
     else:
-        detail = f"{type(reason).__name__}: {_squash(str(reason), 120)}"
+        detail = f"{type(reason).__name__}: {_squash(redact_text(str(reason)), 120)}"
     return _Failure(None, detail, retry=True)
 
 
@@ -297,7 +302,7 @@ class FredClient(Fred):  # type: ignore[misc]  # fredapi ships no type informati
                 )
                 self._sleep(delay)
         assert failure is not None  # max_attempts >= 1 (config schema)
-        message = f"FRED {what}: {failure.describe()} (gave up after {self._max_attempts} attempts)"
+        message = f"FRED {what} at {self.root_url}: {failure.describe()} (gave up after {self._max_attempts} attempts)"
         raise SourceUnavailable(self.redact(message), status=failure.status)
 
     def _attempt(self, url: str) -> ET.Element | _Failure:
@@ -305,11 +310,11 @@ class FredClient(Fred):  # type: ignore[misc]  # fredapi ships no type informati
         try:
             body = self._read(full)
         except urllib.error.HTTPError as exc:
-            return _http_failure(exc)
+            return _http_failure(exc, self.redact)
         except ValueError:  # urllib's "unknown url type": a bad root_url, and its message would carry the key
             return _Failure(None, "invalid request URL (check fred.root_url)", retry=False)
         except (OSError, HTTPException) as exc:  # URLError, timeouts, resets, truncated or garbled responses
-            return _io_failure(exc, self._timeout)
+            return _io_failure(exc, self._timeout, self.redact)
         try:
             return ET.fromstring(body)
         except ET.ParseError:

@@ -7,6 +7,7 @@ decision, no journal) raise `ReviewError`: main.py prints it and exits 2.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
@@ -16,21 +17,22 @@ import pandas as pd
 
 from review.compare import compare_html, compare_runs, render_compare
 from review.explain import explain_day, render_explain
-from review.metrics import fmt_num, fmt_pct, metrics
+from review.metrics import fmt_num, fmt_pct
 from review.parity import Replayer, parity_diff, render_parity, replay_and_diff
 from review.report import build_report, write_report
 from review.runs import ReviewError, RunRef, RunSource, config_summary, open_runs
-from review.tables import Format, csv_table, records, text_table, to_json
+from review.tables import TERMINAL_WIDTH, Format, csv_table, records, text_table, to_json
 from review.trades import TRADE_COLUMNS, pair_trades, select_trades, trade_row
 
-RUN_COLUMNS = ("run_id", "kind", "label", "parent", "start", "end", "status", "config", "total_return", "cagr", "max_drawdown", "sharpe", "journal")
+RUN_COLUMNS = ("run_id", "kind", "label", "overrides", "parent", "start", "end", "status", "config", "total_return", "cagr", "max_drawdown", "sharpe",
+               "bytes", "journal")
 
 
 def _headline(source: RunSource, ref: RunRef) -> tuple[float | None, float | None, float | None, float | None]:
-    """Total return, CAGR, max drawdown, Sharpe: from the equity rows, else from the run's summary."""
+    """Total return, CAGR, max drawdown, Sharpe (over bills): from the equity rows, else from the run's summary."""
     equity = source.equity(ref)["equity"]
     if len(equity) >= 2 and (equity > 0).all():
-        m = metrics(equity)
+        m = source.measure(ref, equity)
         return m.total_return, m.cagr, m.max_drawdown, m.sharpe
     summary = ref.summary()
 
@@ -41,8 +43,33 @@ def _headline(source: RunSource, ref: RunRef) -> tuple[float | None, float | Non
     return number("total_return"), number("cagr"), number("max_drawdown"), number("sharpe")
 
 
-def runs_command(journals: Sequence[Path], *, kind: str | None = None, fmt: Format = "text") -> str:
-    """Every backtest, sweep member and paper session in the journals: id, kind, dates, config summary, headline metrics."""
+def overrides(config: dict[str, Any]) -> str:
+    """What a run changed from the defaults: its variant file and `--set` overrides (where state lives is left out)."""
+    items = [str(x) for x in config.get("overrides") or []]
+    for source in config.get("sources") or []:
+        text = str(source)
+        if text.startswith("--set "):
+            items.append(text.removeprefix("--set "))
+        elif not text.endswith("config/default.toml"):
+            items.append(f"--config {Path(text).name}")
+    return " ".join(dict.fromkeys(i for i in items if not i.startswith("data.store_dir=")))
+
+
+def journal_bytes(path: Path) -> int:
+    """The disk a journal uses, with its write-ahead log."""
+    return sum(p.stat().st_size for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")) if p.exists())
+
+
+def human_bytes(size: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} B"
+
+
+def runs_command(journals: Sequence[Path], *, kind: str | None = None, fmt: Format = "text", wide: bool = False) -> str:
+    """Every backtest, sweep member and paper session in the journals: id, kind, label and overrides, window, status,
+    headline metrics, the disk its journal uses. Text fits 120 columns; `wide` adds the parent, config and journal."""
     with open_runs(journals) as source:
         rows: list[list[Any]] = []
         for ref in source.runs():
@@ -50,14 +77,29 @@ def runs_command(journals: Sequence[Path], *, kind: str | None = None, fmt: Form
                 continue
             total, cagr, dd, sharpe = _headline(source, ref)
             config = config_summary(ref.config()) or f"hash {ref.info.config_hash[:10]}"
-            rows.append([ref.run_id, ref.info.kind, ref.info.label, ref.info.parent_id or "", ref.info.start_day or "", ref.info.end_day or "",
-                         ref.info.status, config, total, cagr, dd, sharpe, str(ref.path)])
+            start, end = source.window(ref)
+            rows.append([ref.run_id, ref.info.kind, ref.info.label, overrides(ref.config()), ref.info.parent_id or "", start or "", end or "",
+                         ref.info.status, config, total, cagr, dd, sharpe, journal_bytes(ref.path), str(ref.path)])
     if fmt == "json":
         return to_json(records(RUN_COLUMNS, rows))
     if fmt == "csv":
         return csv_table(RUN_COLUMNS, rows)
-    shown = [[*r[:8], fmt_pct(r[8]), fmt_pct(r[9]), fmt_pct(r[10]), fmt_num(r[11])] for r in rows]
-    return text_table(RUN_COLUMNS[:-1], shown) + f"\n{len(rows)} run(s)"
+    files = {r[14]: r[13] for r in rows}
+    footer = f"\n{len(rows)} run(s) in {len(files)} journal file(s), {human_bytes(sum(files.values()))} on disk; Sharpe is over the bill rate"
+    if wide:
+        headers = ["run_id", "kind", "label", "overrides", "parent", "window", "status", "config", "return", "CAGR", "max DD", "Sharpe", "disk",
+                   "journal"]
+        shown = [[r[0], r[1], r[2], r[3], r[4], f"{r[5]}..{r[6]}", r[7], r[8], fmt_pct(r[9]), fmt_pct(r[10]), fmt_pct(r[11]), fmt_num(r[12]),
+                  human_bytes(r[13]), r[14]] for r in rows]
+        return text_table(headers, shown, max_width=400, width=None) + footer
+    headers = ["run_id", "kind", "window", "status", "return", "CAGR", "max DD", "Sharpe", "disk"]
+    shown = [[r[0], r[1], f"{r[5]}..{r[6]}", r[7], fmt_pct(r[9]), fmt_pct(r[10]), fmt_pct(r[11]), fmt_num(r[12]), human_bytes(r[13])] for r in rows]
+    lines = text_table(headers, shown, width=None).splitlines()
+    out = lines[:2]
+    for line, r in zip(lines[2:], rows, strict=True):
+        described = r[2] if not r[3] or r[3] in r[2] else f"{r[2]}  [{r[3]}]"
+        out += [line, *textwrap.wrap(described, TERMINAL_WIDTH, initial_indent="    ", subsequent_indent="    ")]
+    return "\n".join(out) + footer
 
 
 def trades_command(journals: Sequence[Path], run_id: str, *, start: date | None = None, end: date | None = None, symbol: str | None = None,
@@ -79,13 +121,13 @@ def trades_command(journals: Sequence[Path], run_id: str, *, start: date | None 
             f"\n{len(trades)} trade(s), {len(closed)} closed; P&L {fmt_num(total)} (closed {fmt_num(sum(t.pnl for t in closed))}), net of fees")
 
 
-def explain_command(journals: Sequence[Path], run_id: str, day: date, *, fmt: Format = "text") -> str:
+def explain_command(journals: Sequence[Path], run_id: str, day: date, *, fmt: Format = "text", wide: bool = False) -> str:
     """The full decision record of one day: inputs and when each became known, phase, indicators, rules, target, orders, fills."""
     with open_runs(journals) as source:
         record = explain_day(source, source.run(run_id), day)
     if fmt == "csv":
         raise ReviewError("explain has text and JSON output, not CSV")
-    return to_json(record.to_json()) if fmt == "json" else render_explain(record)
+    return to_json(record.to_json()) if fmt == "json" else render_explain(record, width=None if wide else TERMINAL_WIDTH)
 
 
 def report_command(journals: Sequence[Path], run_id: str, *, out: Path | None = None, png_dir: Path | None = None,

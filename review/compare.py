@@ -15,8 +15,8 @@ from typing import Any
 import pandas as pd
 
 from review import charts, page
-from review.explain import observations
-from review.metrics import Metrics, fmt_num, fmt_pct, metrics
+from review.explain import fit_lines, observations
+from review.metrics import SHARPE_LABEL, SORTINO_LABEL, Metrics, fmt_num, fmt_pct
 from review.runs import RunRef, RunSource
 from review.tables import text_table
 from signals.scorecard import HORIZONS, WARNING_CALLS, Scorecard, scorecard
@@ -47,6 +47,9 @@ class Comparison:
     days_only_b: int
     chart: bytes
     scorecards: tuple[Scorecard, Scorecard] | None = None  # each run's regime calls scored (signals/scorecard.py)
+    common_days: tuple[str, ...] = ()
+    window_a: str = ""
+    window_b: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -55,7 +58,9 @@ class Comparison:
             "config_diff": [{"key": k, "a": va, "b": vb} for k, va, vb in self.config_diff],
             "decision_diffs": [{"day": d.day, "regime_a": d.regime_a, "regime_b": d.regime_b, "what": list(d.what), "why": list(d.why),
                                 "target_a": d.target_a, "target_b": d.target_b} for d in self.diffs],
-            "days_only_a": self.days_only_a, "days_only_b": self.days_only_b,
+            "days_only_a": self.days_only_a, "days_only_b": self.days_only_b, "window_a": self.window_a, "window_b": self.window_b,
+            "spans": [{"first": s.first, "last": s.last, "days": s.days, "what": list(s.what), "regime_a": s.regime_a, "regime_b": s.regime_b,
+                       "why": list(s.why)} for s in spans(self)],
         }
 
 
@@ -129,12 +134,13 @@ def compare_runs(source: RunSource, a: RunRef, b: RunRef, closes: dict[str, pd.S
             why = why_different(ra, rb, config_diff, _book_at(eq_a, day), _book_at(eq_b, day))
             diffs.append(DecisionDiff(day, ra["regime"], rb["regime"], ta, tb, what, why))
     chart = charts.curves_chart({f"A {a.info.label}": eq_a, f"B {b.info.label}": eq_b}, f"{a.run_id} vs {b.run_id}")
+    only_a, only_b = len(rows_a.keys() - rows_b.keys()), len(rows_b.keys() - rows_a.keys())
     cards = None
     if closes is not None and recession_months is not None:
         card_a, card_b = run_scorecard(source, a, closes, recession_months), run_scorecard(source, b, closes, recession_months)
         cards = (card_a, card_b) if card_a is not None and card_b is not None else None
-    return Comparison(a, b, metrics(eq_a), metrics(eq_b), config_diff, diffs, len(rows_a.keys() - rows_b.keys()), len(rows_b.keys() - rows_a.keys()), chart,
-                      cards)
+    return Comparison(a, b, source.measure(a, eq_a), source.measure(b, eq_b), config_diff, diffs, only_a, only_b, chart, cards,
+                      tuple(sorted(rows_a.keys() & rows_b.keys())), _window(a, eq_a), _window(b, eq_b))
 
 
 def _book_at(curve: pd.Series, day: str) -> float | None:
@@ -143,7 +149,8 @@ def _book_at(curve: pd.Series, day: str) -> float | None:
     return float(earlier.iloc[-1]) if len(earlier) else None
 
 
-_METRIC_ROWS = (("total return", "total_return", True), ("CAGR", "cagr", True), ("volatility", "volatility", True), ("Sharpe", "sharpe", False),
+_METRIC_ROWS = (("total return", "total_return", True), ("CAGR", "cagr", True), ("volatility", "volatility", True),
+                (SHARPE_LABEL, "sharpe", False), (SORTINO_LABEL, "sortino", False),
                 ("max drawdown", "max_drawdown", True), ("Calmar", "calmar", False), ("end equity", "end_equity", False))
 
 
@@ -152,21 +159,66 @@ def _metric_rows(c: Comparison) -> list[tuple[str, str, str]]:
     return [(label, fmt[pct](getattr(c.metrics_a, attr)), fmt[pct](getattr(c.metrics_b, attr))) for label, attr, pct in _METRIC_ROWS]
 
 
-def render_compare(c: Comparison, *, limit: int = 60) -> str:
-    """Text: metrics side by side, the config difference, and the differing days (the first `limit`)."""
-    lines = [f"A: {c.a.run_id} ({c.a.info.kind}, {c.a.info.label})", f"B: {c.b.run_id} ({c.b.info.kind}, {c.b.info.label})", "",
-             text_table(["metric", "A", "B"], _metric_rows(c)), ""]
-    lines += ["config differences:", text_table(["key", "A", "B"], c.config_diff) if c.config_diff else "  none", ""]
-    lines.append(f"{len(c.diffs)} day(s) where the decisions differ" + (f"; {c.days_only_a} day(s) only in A" if c.days_only_a else "")
-                 + (f"; {c.days_only_b} day(s) only in B" if c.days_only_b else ""))
-    for d in c.diffs[:limit]:
-        lines.append(f"  {d.day}  {', '.join(d.what)} differ: A {d.regime_a} {d.target_a.get('weights', '')}  B {d.regime_b} {d.target_b.get('weights', '')}")
-        lines += [f"      because {w}" for w in d.why]
-    if len(c.diffs) > limit:
-        lines.append(f"  ... {len(c.diffs) - limit} more (use --json for all)")
+@dataclass(frozen=True, slots=True)
+class DiffSpan:
+    """Consecutive differing decision days with the same kind of difference and the same kind of cause."""
+
+    first: str
+    last: str
+    days: int
+    what: tuple[str, ...]
+    regime_a: str
+    regime_b: str
+    why: tuple[str, ...]  # the first day's causes
+
+
+def _cause_kind(why: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(w.split(":")[0].split(" (")[0] for w in why)
+
+
+def spans(c: Comparison) -> list[DiffSpan]:
+    """The differing days grouped: a run of consecutive decision days (of those both runs decided) that differ the
+    same way, for the same kind of reason, is one span."""
+    order = {day: i for i, day in enumerate(c.common_days)}
+    out: list[DiffSpan] = []
+    for d in c.diffs:
+        key = (d.what, d.regime_a, d.regime_b, _cause_kind(d.why))
+        last = out[-1] if out else None
+        if last is not None and order.get(d.day, -2) == order.get(last.last, -5) + 1 and \
+                (last.what, last.regime_a, last.regime_b, _cause_kind(last.why)) == key:
+            out[-1] = DiffSpan(last.first, d.day, last.days + 1, last.what, last.regime_a, last.regime_b, last.why)
+        else:
+            out.append(DiffSpan(d.day, d.day, 1, d.what, d.regime_a, d.regime_b, d.why))
+    return out
+
+
+def _window(ref: RunRef, equity: pd.Series) -> str:
+    first = ref.info.start_day or (equity.index[0].date().isoformat() if len(equity) else "?")
+    last = ref.info.end_day or (equity.index[-1].date().isoformat() if len(equity) else "?")
+    return f"{first}..{last}"
+
+
+def render_compare(c: Comparison, *, limit: int = 40, width: int | None = 120) -> str:
+    """Text: metrics side by side, the config difference, and the differing days grouped into spans with their cause
+    (the first `limit` spans); lines fit `width` columns."""
+    lines = [f"A: {c.a.run_id} ({c.a.info.kind}, {c.a.info.label}) {c.window_a}", f"B: {c.b.run_id} ({c.b.info.kind}, {c.b.info.label}) {c.window_b}"]
+    if c.window_a != c.window_b:
+        lines.append(f"NOTE: the windows differ; metrics are over each run's own window, decisions compared on the {len(c.common_days)} day(s) both decided")
+    lines += ["", text_table(["metric", "A", "B"], _metric_rows(c)), ""]
+    lines += ["config differences:", text_table(["key", "A", "B"], c.config_diff, width=width) if c.config_diff else "  none", ""]
+    grouped = spans(c)
+    only = (f"; {c.days_only_a} day(s) only in A" if c.days_only_a else "") + (f"; {c.days_only_b} day(s) only in B" if c.days_only_b else "")
+    lines.append(f"{len(c.diffs)} day(s) where the decisions differ, in {len(grouped)} span(s){only}")
+    for span in grouped[:limit]:
+        when = span.first if span.days == 1 else f"{span.first}..{span.last} ({span.days} days)"
+        regimes = f"A {span.regime_a}, B {span.regime_b}" if span.regime_a != span.regime_b else f"both {span.regime_a}"
+        lines.append(f"  {when}: {', '.join(span.what)} differ; {regimes}")
+        lines += [f"      because {w}" for w in span.why]
+    if len(grouped) > limit:
+        lines.append(f"  ... {len(grouped) - limit} more span(s) (--json lists every day)")
     if c.scorecards is not None:
         lines += ["", *render_scorecards(*c.scorecards)]
-    return "\n".join(lines)
+    return fit_lines("\n".join(lines), width)
 
 
 def _share(v: float | None) -> str:

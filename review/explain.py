@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import textwrap
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from review.runs import ReviewError, RunRef, RunSource
-from review.tables import text_table
+from review.tables import TERMINAL_WIDTH, human, text_table
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +107,12 @@ def observations(inputs: Any, prefix: str = "") -> list[tuple[str, Any, Any, Any
     return out
 
 
-def render_explain(record: DayRecord) -> str:
-    """A terminal page: header, inputs with when they became known, phase, indicators, rules, target, orders, book."""
+def render_explain(record: DayRecord, *, width: int | None = TERMINAL_WIDTH) -> str:
+    """A terminal page: header, inputs with when they became known, phase, indicators, rules, target, orders, book;
+    its lines fit `width` columns (None: no limit)."""
+    def table(headers: list[str], rows: Any) -> str:
+        return text_table(headers, rows, max_width=400, width=None if width is None else width - 2)
+
     snap = record.snapshot
     regime = snap.get("regime", {}) if isinstance(snap.get("regime"), dict) else {}
     lines = [
@@ -122,39 +127,79 @@ def render_explain(record: DayRecord) -> str:
     if regime.get("missing_inputs"):
         lines.append(f"  missing or stale inputs: {', '.join(regime['missing_inputs'])}")
     obs = observations(record.inputs)
-    lines += ["", "inputs (value, the period it describes, when it became known):", _indent(text_table(["input", "value", "period", "available at"], obs))]
+    lines += ["", "inputs (value, the period it describes, when it became known):", _indent(table(["input", "value", "period", "available at"], obs))]
     late = [o for o in obs if o[3] is not None and str(o[3]) > record.as_of]
     if late:
         lines.append(f"  WARNING: {len(late)} input(s) became known after the decision's as_of: {', '.join(o[0] for o in late)}")
     phase = snap.get("phase")
     if isinstance(phase, dict):
-        lines += ["", "FOMC phase:", _indent(text_table(["field", "value"], [(k, v) for k, v in phase.items() if v not in (None, [], ())]))]
+        lines += ["", "FOMC phase:", _indent(table(["field", "value"], [(k, v) for k, v in phase.items() if v not in (None, [], ())]))]
     indicators = snap.get("indicators")
     if isinstance(indicators, dict) and indicators:
         rows = [(name, r.get("value"), r.get("period"), r.get("available_at"), "STALE" if r.get("stale") else "") for name, r in sorted(indicators.items())]
-        lines += ["", "indicators:", _indent(text_table(["indicator", "value", "period", "available at", ""], rows))]
+        lines += ["", "indicators:", _indent(table(["indicator", "value", "period", "available at", ""], rows))]
     rules = regime.get("rules") or []
     if rules:
-        rule_rows = [("FIRED" if r.get("fired") else "-", r.get("rule"), r.get("regime"), r.get("score"), r.get("explanation"),
-                      json.dumps(r.get("values"), sort_keys=True), json.dumps(r.get("thresholds"), sort_keys=True)) for r in rules]
-        lines += ["", "rules:", _indent(text_table(["", "rule", "regime", "score", "explanation", "values", "thresholds"], rule_rows))]
-    lines += ["", "target:", _indent(json.dumps(record.target, indent=2, sort_keys=True))]
+        lines += ["", "rules: (fired first)"]
+        for r in sorted(rules, key=lambda r: not r.get("fired")):
+            lines.append(f"  {'FIRED' if r.get('fired') else 'not fired'}  {r.get('regime')} (score {human(r.get('score'))}): {r.get('rule')}")
+            lines.append(f"      {r.get('explanation')}")
+            lines.append(f"      values: {_pairs(r.get('values'))}; thresholds: {_pairs(r.get('thresholds'))}")
+    lines += ["", "target: " + _target(record.target)]
     lines += ["", f"orders ({len(record.orders)}):"]
     for order in record.orders:
         i = order.intent
-        limit = f" limit {i['limit_price']}" if i.get("limit_price") is not None else ""
+        limit = f" limit {human(i['limit_price'])}" if i.get("limit_price") is not None else ""
         lines.append(f"  {i['side']} {i['qty']} {i['symbol']} {i['kind']}{limit}  [{order.status}]  {i['reason']}  ({i['client_order_id']})")
         for e in order.events:
-            lines.append(f"      {e['at']}  {e['status']}" + (f"  filled {e['filled_qty']} @ {e['filled_avg_price']}" if e.get("filled_qty") else ""))
+            filled = f"  filled {human(e['filled_qty'])} @ {human(e['filled_avg_price'])}" if e.get("filled_qty") else ""
+            lines.append(f"      {e['at']}  {e['status']}{filled}")
         for f in order.fills:
-            lines.append(f"      fill {f['at']}  {f['side']} {f['qty']} @ {f['price']}  fees {f['fees']}" + ("  (model price)" if f["synthetic"] else ""))
+            lines.append(f"      fill {f['at']}  {f['side']} {human(f['qty'])} @ {human(f['price'])}  fees {human(f['fees'])}"
+                         + ("  (model price)" if f["synthetic"] else ""))
     if record.book:
         b = record.book
         lines += ["", f"book at the close of {record.day}: equity {b['equity']:,.2f}  cash {b['cash']:,.2f}  shares {b['shares_value']:,.2f}  "
                       f"options {b['options_value']:,.2f}  interest {b['interest']:,.2f}  fees {b['fees']:,.2f}"]
         for p in record.positions:
             lines.append(f"  {p['symbol']}: {p['qty']:g} @ mark {p['mark']:,.4f} = {p['market_value']:,.2f}" + ("  (model mark)" if p["synthetic"] else ""))
-    return "\n".join(lines)
+    return fit_lines("\n".join(lines), width)
+
+
+def _pairs(mapping: Any) -> str:
+    if not isinstance(mapping, dict) or not mapping:
+        return "none"
+    return ", ".join(f"{k} {human(v) if v is not None else 'n/a'}" for k, v in sorted(mapping.items()))
+
+
+def _target(target: dict[str, Any]) -> str:
+    """The target portfolio in words: weights, puts, hold; the strategy's memory (its reasons are listed under why)."""
+    raw = target.get("weights")
+    weights: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    parts = [", ".join(f"{s} {w:.1%}" for s, w in sorted(weights.items()) if isinstance(w, int | float)) or "all cash"]
+    puts = target.get("puts")
+    if isinstance(puts, dict):
+        parts.append("puts " + ", ".join(f"{k} {human(v)}" for k, v in sorted(puts.items()) if v is not None))
+    if target.get("hold"):
+        parts.append("hold (no change)")
+    memory = target.get("memory")
+    if isinstance(memory, dict) and memory:
+        parts.append("remembers " + ", ".join(f"{k} {v}" for k, v in sorted(memory.items())))
+    return "; ".join(parts)
+
+
+def fit_lines(text: str, width: int | None = TERMINAL_WIDTH) -> str:
+    """Lines longer than `width` wrapped, continuing under their own indent plus four spaces (None: as they are)."""
+    if width is None:
+        return text
+    out: list[str] = []
+    for line in text.splitlines():
+        if len(line) <= width:
+            out.append(line)
+            continue
+        indent = " " * (len(line) - len(line.lstrip()))
+        out += textwrap.wrap(line.strip(), width, initial_indent=indent, subsequent_indent=indent + "    ", break_on_hyphens=False)
+    return "\n".join(out)
 
 
 def _indent(text: str) -> str:

@@ -1,8 +1,10 @@
-"""Headline metrics of an equity curve, and buy-and-hold benchmark curves.
+"""Headline metrics of a journaled equity curve, and buy-and-hold benchmark curves.
 
-The same functions measure the strategy and its benchmarks, so the metrics table compares like with like.
-Returns are daily, annualised with 252 sessions; Sharpe is of daily returns against zero (the strategy's idle
-cash earns the bill rate, so its excess over bills would be the stricter measure - the table says which it is).
+One definition of every figure: `backtest.metrics.performance` computes them here exactly as the backtest and the
+sweep do, so a run shows the same Sharpe in `backtest`, `sweep`, `runs`, `compare` and the report. Sharpe and
+Sortino are of daily returns over the bill rate: each day's risk-free return is the 3-month bill rate known at
+the previous decision times the calendar days since the previous close / 365 (what the backtest credits on cash),
+taken from the bill rate each journaled decision saw (`bill_returns`).
 """
 
 from __future__ import annotations
@@ -12,9 +14,13 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-SESSIONS_PER_YEAR = 252
+from backtest.metrics import performance
+
+SHARPE_LABEL = "Sharpe (over bills)"
+SORTINO_LABEL = "Sortino (over bills)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +35,8 @@ class Metrics:
     total_return: float
     cagr: float | None
     volatility: float | None
-    sharpe: float | None
+    sharpe: float | None  # over the bill rate
+    sortino: float | None  # over the bill rate
     max_drawdown: float
     longest_drawdown_days: int
     calmar: float | None
@@ -43,37 +50,44 @@ def drawdown(equity: pd.Series) -> pd.Series:
     return equity / equity.cummax() - 1.0
 
 
-def metrics(equity: pd.Series) -> Metrics:
-    """Metrics of a curve indexed by day. Raises ValueError on an empty or non-positive curve."""
+def bill_returns(bill_rates: pd.Series, index: pd.DatetimeIndex) -> pd.Series:
+    """Each day's risk-free return on `index`: the bill rate (percent) known at the previous close (the latest
+    decision's on or before it) x the calendar days since that close / 365; 0 on the first day and while no rate is
+    known. `bill_rates` is indexed by decision day (NaN where a decision saw none)."""
+    rates = bill_rates.dropna().astype(float).sort_index()
+    if rates.empty or len(index) < 2:
+        return pd.Series(0.0, index=index)
+    known = rates.reindex(rates.index.union(index)).ffill().reindex(index).fillna(0.0).to_numpy()
+    gaps = pd.Series(index, index=index).diff().dt.days.fillna(0).to_numpy()
+    daily = np.zeros(len(index))
+    daily[1:] = known[:-1] / 100.0 * gaps[1:] / 365.0
+    return pd.Series(daily, index=index)
+
+
+def metrics(equity: pd.Series, rf: pd.Series | None = None) -> Metrics:
+    """Metrics of a curve indexed by day, over the risk-free returns `rf` (same index; none = zero). Raises
+    ValueError on an empty or non-positive curve."""
     curve = equity.dropna().astype(float)
     if curve.empty:
         raise ValueError("no equity rows to measure")
     if (curve <= 0).any():
         raise ValueError("equity must stay positive to be measured")
     first, last = float(curve.iloc[0]), float(curve.iloc[-1])
-    total = last / first - 1.0
-    years = (curve.index[-1] - curve.index[0]).days / 365.25
-    cagr = (last / first) ** (1.0 / years) - 1.0 if years > 0 else None
-    daily = curve.pct_change().dropna()
-    vol = float(daily.std(ddof=1)) * math.sqrt(SESSIONS_PER_YEAR) if len(daily) > 1 else None
-    mean = float(daily.mean()) * SESSIONS_PER_YEAR if len(daily) else 0.0
-    sharpe = mean / vol if vol else None
     dd = drawdown(curve)
-    max_dd = float(dd.min())
+    cagr = volatility = sharpe = sortino = calmar = None
+    if len(curve) >= 2:
+        free = (rf if rf is not None else pd.Series(0.0, index=curve.index)).reindex(curve.index).fillna(0.0)
+        m = performance([ts.date() for ts in curve.index], curve.tolist(), free.tolist())
+        cagr, volatility, sharpe, sortino, calmar = (_finite(v) for v in (m.cagr, m.volatility, m.sharpe, m.sortino, m.calmar))
     return Metrics(
-        start=curve.index[0].date().isoformat(),
-        end=curve.index[-1].date().isoformat(),
-        days=len(curve),
-        start_equity=first,
-        end_equity=last,
-        total_return=total,
-        cagr=cagr,
-        volatility=vol,
-        sharpe=sharpe,
-        max_drawdown=max_dd,
-        longest_drawdown_days=_longest_underwater(dd),
-        calmar=cagr / -max_dd if cagr is not None and max_dd < 0 else None,
+        start=curve.index[0].date().isoformat(), end=curve.index[-1].date().isoformat(), days=len(curve), start_equity=first, end_equity=last,
+        total_return=last / first - 1.0, cagr=cagr, volatility=volatility, sharpe=sharpe, sortino=sortino, max_drawdown=float(dd.min()),
+        longest_drawdown_days=_longest_underwater(dd), calmar=calmar,
     )
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
 def _longest_underwater(dd: pd.Series) -> int:

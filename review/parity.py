@@ -38,7 +38,7 @@ from typing import Any
 
 from review.explain import observations
 from review.runs import ReviewError, RunRef, RunSource, open_runs
-from review.tables import text_table
+from review.tables import human, rounded, text_table
 
 Replayer = Callable[[RunRef], tuple[Path, str]]
 """Backtest a session's window with its config on the same data; return (journal path, run id) of the replay."""
@@ -106,9 +106,10 @@ def _input_causes(s: sqlite3.Row, r: sqlite3.Row) -> list[str]:
         if a is None or b is None:
             causes.append(f"data missing: {name} only in the {'replay' if a is None else 'session'}")
         elif a[1] != b[1] and a[2] == b[2]:
-            causes.append(f"data revised after the fact: {name} for {a[2]} was {a[1]} (known {a[3]}) in the session, {b[1]} (known {b[3]}) in the replay")
+            causes.append(f"data revised after the fact: {name} for {a[2]} was {human(a[1])} (known {a[3]}) in the session, "
+                          f"{human(b[1])} (known {b[3]}) in the replay")
         elif a[1] != b[1]:
-            causes.append(f"data differs: {name} was {a[1]} for {a[2]} in the session, {b[1]} for {b[2]} in the replay")
+            causes.append(f"data differs: {name} was {human(a[1])} for {a[2]} in the session, {human(b[1])} for {b[2]} in the replay")
         elif a[3] != b[3]:
             causes.append(f"data timing: {name} became known at {a[3]} in the session, {b[3]} in the replay")
     return causes
@@ -150,6 +151,11 @@ def _reason_cause(s: sqlite3.Row, r: sqlite3.Row, code_s: str, code_r: str) -> s
     return f"data timing: decided as of {s['as_of']} in the session, {r['as_of']} in the replay{code}; the rules quote {quoted}"
 
 
+def _doc(value: object) -> str:
+    """A target document for a reader: floats rounded, keys sorted."""
+    return json.dumps(rounded(value), sort_keys=True)
+
+
 def _decisions(sess: list[sqlite3.Row], rep: list[sqlite3.Row], book: Callable[[str], str | None], codes: tuple[str, str]) -> tuple[list[ParityDiff], set[str]]:
     by_day = {r["day"]: r for r in rep}
     diffs, differing = [], set()
@@ -168,9 +174,9 @@ def _decisions(sess: list[sqlite3.Row], rep: list[sqlite3.Row], book: Callable[[
         if s["regime"] == r["regime"] and s["phase"] == r["phase"] and isinstance(ts, dict) and isinstance(tr, dict):
             keys = sorted(k for k in ts.keys() | tr.keys() if ts.get(k) != tr.get(k))
             detail = f"{s['regime']}/{s['phase']} in both; " + "; ".join(
-                f"{k} {json.dumps(ts.get(k), sort_keys=True)} in the session vs {json.dumps(tr.get(k), sort_keys=True)} in the replay" for k in keys)
+                f"{k} {_doc(ts.get(k))} in the session vs {_doc(tr.get(k))} in the replay" for k in keys)
         else:
-            detail = f"session {s['regime']}/{s['phase']} {json.dumps(ts, sort_keys=True)}; replay {r['regime']}/{r['phase']} {json.dumps(tr, sort_keys=True)}"
+            detail = f"session {s['regime']}/{s['phase']} {_doc(ts)}; replay {r['regime']}/{r['phase']} {_doc(tr)}"
         causes = _input_causes(s, r)
         if not causes:
             found = _reason_cause(s, r, *codes) or book(s["day"])
@@ -420,4 +426,4 @@ def render_parity(report: ParityReport) -> str:
     if report.identical:
         return head + "\nno differences: decisions, orders, fills and daily P&L agree"
     rows = [(d.day, d.aspect, d.cause, d.detail) for d in report.diffs]
-    return head + f"\n{len(report.diffs)} difference(s):\n" + text_table(["day", "aspect", "cause", "detail"], rows, max_width=140)
+    return head + f"\n{len(report.diffs)} difference(s):\n" + text_table(["day", "aspect", "cause", "detail"], rows, max_width=400, wrap=(2, 3))

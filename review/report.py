@@ -25,7 +25,7 @@ from tqdm import tqdm
 from review import charts, page
 from review.charts import FomcMark, TradeMark
 from review.hedge import HedgeSummary, hedge_curve, hedge_summary
-from review.metrics import Metrics, benchmark_curves, fmt_num, fmt_pct, metrics
+from review.metrics import SHARPE_LABEL, SORTINO_LABEL, Metrics, benchmark_curves, fmt_num, fmt_pct
 from review.runs import ReviewError, RunRef, RunSource, config_summary
 from review.timeline import LogEntry, decision_log, fomc_marks, journal_closes, regime_spans
 from review.trades import Trade, pair_trades
@@ -82,7 +82,7 @@ def build_report(
         closes, bench_source = (dict(benchmark_closes), "the store's daily bars (dividend-adjusted closes)") if benchmark_closes else (
             journal_closes(decisions), "the closes in the bot's own decision snapshots")
         bench = benchmark_curves({s: c for s, c in closes.items() if s in BENCHMARKS}, equity)
-        measured = {"strategy": metrics(equity), **{s: metrics(c) for s, c in bench.items()}}
+        measured = {"strategy": source.measure(ref, equity), **{s: source.measure(ref, c) for s, c in bench.items()}}
         hedge = hedge_summary(source, ref)
         step(2)
         marks = list(fomc) if fomc is not None else fomc_marks(decisions)
@@ -153,7 +153,7 @@ def _run_section(ref: RunRef) -> str:
 def _metrics_section(measured: Mapping[str, Metrics], trades: Sequence[Trade], hedge: HedgeSummary, equity: pd.DataFrame) -> str:
     names = list(measured)
     spec: list[tuple[str, str]] = [
-        ("total return", "total_return"), ("CAGR", "cagr"), ("volatility (annualised)", "volatility"), ("Sharpe (daily, vs zero)", "sharpe"),
+        ("total return", "total_return"), ("CAGR", "cagr"), ("volatility (annualised)", "volatility"), (SHARPE_LABEL, "sharpe"), (SORTINO_LABEL, "sortino"),
         ("max drawdown", "max_drawdown"), ("longest drawdown (sessions)", "longest_drawdown_days"), ("Calmar", "calmar"),
         ("start equity", "start_equity"), ("end equity", "end_equity"),
     ]

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from journal.journal import JournalError, RunInfo, open_read_only
+from review.metrics import Metrics, bill_returns, metrics
 
 JOURNAL_SUFFIXES = (".sqlite", ".sqlite3", ".db", ".journal")
 
@@ -118,6 +119,31 @@ class RunSource:
         for col in ("cash", "shares_value", "options_value", "equity", "interest", "fees"):
             frame[col] = frame[col].astype(float)
         return frame.set_index("day")
+
+    def window(self, ref: RunRef) -> tuple[str | None, str | None]:
+        """The run's first and last day: as recorded when it started, else (a paper or simulated session, which runs
+        open-ended) its first and last equity or decision day."""
+        if ref.info.start_day and ref.info.end_day:
+            return ref.info.start_day, ref.info.end_day
+        found = self.query(ref, "SELECT MIN(d), MAX(d) FROM (SELECT day AS d FROM equity WHERE run_id=? UNION ALL SELECT day FROM decisions WHERE run_id=?)",
+                           (ref.run_id, ref.run_id))
+        first, last = (found[0][0], found[0][1]) if found else (None, None)
+        return ref.info.start_day or first, ref.info.end_day or last
+
+    def bill_rates(self, ref: RunRef) -> pd.Series:
+        """The 3-month bill rate (percent) each decision saw, by decision day (NaN where none was known)."""
+        try:
+            rows = self.query(ref, "SELECT day, json_extract(inputs_json, '$.market.bill_rate') FROM decisions WHERE run_id=? ORDER BY day",
+                              (ref.run_id,))
+        except sqlite3.Error:  # a journal without the market document
+            rows = []
+        return pd.Series([float("nan") if r[1] is None else float(r[1]) for r in rows], index=pd.to_datetime([r[0] for r in rows]), dtype=float)
+
+    def measure(self, ref: RunRef, curve: pd.Series | None = None) -> Metrics:
+        """The run's metrics (or those of `curve`, e.g. a benchmark over the run's days) over the bill rate its
+        decisions saw: the one definition `backtest` and `sweep` use."""
+        equity = self.equity(ref)["equity"] if curve is None else curve
+        return metrics(equity, bill_returns(self.bill_rates(ref), pd.DatetimeIndex(equity.index)))
 
     def decisions(self, ref: RunRef) -> list[sqlite3.Row]:
         return self.query(ref, "SELECT * FROM decisions WHERE run_id=? ORDER BY day", (ref.run_id,))

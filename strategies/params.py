@@ -124,7 +124,7 @@ class StrategyParams(_Frozen):
 class BacktestParams(_Frozen):
     """Simulation only: costs, the option fill model, starting cash and the default window."""
 
-    initial_cash: float = Field(default=100_000.0, gt=0, description="starting cash (dollars)")
+    initial_cash: float = Field(default=100_000.0, gt=0, le=1e12, description="starting cash (dollars), at most a trillion")
     commission_per_share: float = Field(default=0.005, ge=0, le=1, description="stock commission per share (dollars)")
     slippage_bps: float = Field(default=5.0, ge=0, le=200, description="stock fills this many basis points worse than the open")
     option_fee_per_contract: float = Field(default=0.65, ge=0, le=10, description="fees per option contract traded (dollars)")
