@@ -315,7 +315,7 @@ def cmd_paper(app: App, args: argparse.Namespace) -> int:
         if end < start:
             raise UsageError(f"--simulate: end {end} is before start {start}")
         app.store()  # the pack imported (idempotent) before the session reads the store
-        code, text = simulate_command(app.cfg, app.env, start, end, wall=app.clock, dry_run=args.dry_run)
+        code, text = simulate_command(app.cfg, app.env, start, end, wall=app.clock, dry_run=args.dry_run, notify=args.notify)
         print(text)
         return code
     from runner.paper import data_refresh, paper_command
@@ -343,6 +343,7 @@ def add_paper_commands(sub: Any) -> None:
     paper = sub.add_parser("paper", help="the long-running scheduled paper trader (Alpaca paper endpoint or a local emulator)")
     paper.add_argument("--dry-run", action="store_true", help="do everything but send orders")
     paper.add_argument("--simulate", nargs=2, metavar=("START", "END"), help="replay the same jobs on a simulated clock (e.g. against the emulator)")
+    paper.add_argument("--notify", action="store_true", help="with --simulate: send the session's notifications (CUTCYCLE_NOTIFY_URLS)")
     paper.set_defaults(handler=cmd_paper)
 
     emulator = sub.add_parser("emulator", help="run the local Alpaca emulator for manual paper runs (see `main.py emulator -- --help`)")

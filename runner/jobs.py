@@ -24,7 +24,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from broker.contract import AccountView, Broker, BrokerError, Halt, PositionView, SkipCycle
-from clock import NEW_YORK, Clock
+from clock import NEW_YORK, Clock, monotonic
 from journal.journal import Journal
 from journal.records import decision_documents
 from runner.calendar import TradingCalendar
@@ -97,6 +97,7 @@ class Jobs:
         d = self.d
         name, day = item.job.name, item.session.day
         body = {"pre_open": self.pre_open, "expiry": self.expiry, "decision": self.decision}[name]
+        started = monotonic()
         try:
             outcome = body(day)
         except (BrokerError, sqlite3.Error, OSError) as exc:
@@ -107,7 +108,7 @@ class Jobs:
             log.error("job %s for %s failed: %s", name, day, d.health.last_error)
             self._event("job_failed", d.health.last_error)
             return False
-        d.journal.mark_job(d.run_id, name, day.isoformat(), outcome=outcome, at=d.clock.now())
+        d.journal.mark_job(d.run_id, name, day.isoformat(), outcome=outcome, at=d.clock.now(), detail=f"took {monotonic() - started:.3f} s")
         d.health.jobs_run += 1
         return True
 

@@ -23,9 +23,11 @@ from clock import NEW_YORK, Clock
 from config.schema import AppConfig
 from config.secrets import Secrets
 from datastore.store import Store
+from runner.alerts import AlertFeed
 from runner.compose import MissingKeys, open_session
 from runner.guards import AlreadyRunning, write_heartbeat
 from runner.jobs import Jobs, PaperDeps
+from runner.notify import Event, Notifier, build_notifier
 from runner.schedule import DAILY_JOBS, HEARTBEAT_EVERY, RECONCILE_EVERY
 
 log = logging.getLogger(__name__)
@@ -36,9 +38,10 @@ EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 class PaperRunner:
     """The jobs plus the process around them: heartbeat, scheduler, signals."""
 
-    def __init__(self, deps: PaperDeps) -> None:
+    def __init__(self, deps: PaperDeps, alerts: AlertFeed | None = None) -> None:
         self.deps = deps
         self.jobs = Jobs(deps)
+        self.alerts = alerts
         self.scheduler: BlockingScheduler | None = None
         self.stopping = False
 
@@ -57,10 +60,30 @@ class PaperRunner:
         except OSError as exc:
             log.error("cannot write the heartbeat: %s", exc)
 
+    def run_jobs(self) -> list[str]:
+        """Run what the ledger says is due, then tell the user what the journal gained (fills, decisions, failures)."""
+        ran = self.jobs.run_due()
+        if self.alerts is not None:
+            self.alerts.poll()
+        return ran
+
     def wake(self) -> None:
-        """What every daily trigger does: run what the ledger says is due, then beat."""
-        self.jobs.run_due()
+        """What every daily trigger does: run what the ledger says is due, then beat. After a pre-open refresh, tell
+        the user about data still past its release schedule (the live trader only: a simulation replays history)."""
+        ran = self.run_jobs()
+        if self.alerts is not None and any(r.startswith("pre_open:") for r in ran):
+            self.alerts.stale_data(self.deps.clock.now())
         self.heartbeat()
+
+    def reconcile(self) -> None:
+        """The intraday reconcile job, then its fills and gaps to the user."""
+        self.jobs.intraday_reconcile()
+        if self.alerts is not None:
+            self.alerts.poll()
+
+    def tell(self, event: Event) -> None:
+        if self.alerts is not None:
+            self.alerts.emit(event)
 
     # -- the live process -----------------------------------------------------------------------------------------
 
@@ -69,7 +92,7 @@ class PaperRunner:
         for job in DAILY_JOBS:
             sched.add_job(self.wake, job.trigger(), id=job.name, name=job.name, misfire_grace_time=job.misfire_grace_seconds,
                           coalesce=True, max_instances=1)
-        sched.add_job(self.jobs.intraday_reconcile, IntervalTrigger(seconds=int(RECONCILE_EVERY.total_seconds()), timezone=NEW_YORK),
+        sched.add_job(self.reconcile, IntervalTrigger(seconds=int(RECONCILE_EVERY.total_seconds()), timezone=NEW_YORK),
                       id="reconcile", misfire_grace_time=60, coalesce=True, max_instances=1)
         sched.add_job(self.heartbeat, IntervalTrigger(seconds=int(HEARTBEAT_EVERY.total_seconds()), timezone=NEW_YORK),
                       id="heartbeat", misfire_grace_time=30, coalesce=True, max_instances=1)
@@ -85,11 +108,15 @@ class PaperRunner:
     def _on_missed(self, event: JobExecutionEvent) -> None:
         self.deps.health.jobs_missed += 1
         log.warning("scheduler missed %s at %s: the ledger catches it up while it is still meaningful", event.job_id, event.scheduled_run_time)
+        self.tell(Event("missed", f"cutcycle: the scheduler missed {event.job_id}", f"{event.job_id} was due at {event.scheduled_run_time}; "
+                        "the ledger runs it later if it is still meaningful.", level="warning", key=f"sched_missed:{event.job_id}"))
 
     def _on_error(self, event: JobExecutionEvent) -> None:
         self.deps.health.jobs_failed += 1
         self.deps.health.last_error = f"{event.job_id}: {type(event.exception).__name__}: {event.exception}"
         log.error("job %s raised %s", event.job_id, self.deps.health.last_error)
+        self.tell(Event("failure", f"cutcycle: job {event.job_id} raised", self.deps.health.last_error, level="failure",
+                        key=f"raised:{event.job_id}:{type(event.exception).__name__}"))
 
     def stop(self, signum: int, _frame: FrameType | None) -> None:
         log.info("signal %d: stopping after the running job", signum)
@@ -118,18 +145,48 @@ Refresh = Callable[[Store, Secrets], None]
 
 def paper_command(cfg: AppConfig, env: Mapping[str, str], clock: Clock, *, dry_run: bool = False, refresh: Refresh | None = None) -> int:
     """`main.py paper [--dry-run]`: run until SIGTERM/SIGINT. Returns the process exit code; errors go to the log."""
+    notifier = build_notifier(Secrets.from_env(env), cfg.notify)
     try:
-        session = open_session(cfg, env, clock, mode="paper", dry_run=dry_run, refresh=refresh)
-    except (AlreadyRunning, MissingKeys) as exc:
-        log.error("%s", exc)
-        return EXIT_BAD_INPUT
-    except BrokerError as exc:
-        log.error("cannot start: %s: %s", type(exc).__name__, exc)
-        return EXIT_FAILURE
-    try:
-        return PaperRunner(session.deps).serve()
+        try:
+            session = open_session(cfg, env, clock, mode="paper", dry_run=dry_run, refresh=refresh)
+        except (AlreadyRunning, MissingKeys) as exc:
+            log.error("%s", exc)
+            return EXIT_BAD_INPUT
+        except BrokerError as exc:
+            log.error("cannot start: %s: %s", type(exc).__name__, exc)
+            notifier.emit(Event("failure", "cutcycle: paper trader cannot start", f"{type(exc).__name__}: {exc}", level="failure"))
+            return EXIT_FAILURE
+        try:
+            return serve_with_alerts(session.deps, notifier, cfg)
+        finally:
+            session.close()
     finally:
-        session.close()
+        notifier.close()
+
+
+def alert_feed(deps: PaperDeps, runner: PaperRunner, notifier: Notifier, cfg: AppConfig) -> AlertFeed:
+    feed = AlertFeed(notifier, lambda: deps.journal, deps.clock, runner.jobs.next_jobs, cfg, kill_file=deps.kill_file)
+    feed.prime()
+    return feed
+
+
+def serve_with_alerts(deps: PaperDeps, notifier: Notifier, cfg: AppConfig) -> int:
+    """Serve, telling the user that the process started and stopped (and why)."""
+    runner = PaperRunner(deps)
+    runner.alerts = alert_feed(deps, runner, notifier, cfg)
+    nxt = ", ".join(f"{j['job']} {j['at']}" for j in runner.jobs.next_jobs(deps.clock.now())) or "none"
+    runner.tell(Event("start", f"cutcycle: paper trader started ({deps.health.mode})",
+                      f"run {deps.run_id}, state {deps.state_dir}\nnext jobs: {nxt}"))
+    why = "an error"
+    try:
+        code = runner.serve()
+        why = "a stop signal" if runner.stopping else "the scheduler ended"
+        return code
+    finally:
+        h = deps.health
+        runner.tell(Event("stop", "cutcycle: paper trader stopped", f"run {deps.run_id} stopped after {why}: {h.jobs_run} jobs run, "
+                          f"{h.jobs_failed} failed, {h.jobs_missed} missed{f'; last error: {h.last_error}' if h.last_error else ''}",
+                          level="info" if why == "a stop signal" else "failure"))
 
 
 def data_refresh(cfg: AppConfig, clock: Clock) -> Refresh:
