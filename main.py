@@ -339,12 +339,26 @@ def cmd_status(app: App, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_doctor(app: App, args: argparse.Namespace) -> int:
+    from runner.doctor import exit_code, render, run_doctor, to_json
+
+    checks = run_doctor(app.cfg, app.env, app.clock, send_test=args.test_notify, min_free_mb=args.min_free_mb)
+    print(to_json(checks) if args.json else render(checks))
+    return exit_code(checks)
+
+
 def add_paper_commands(sub: Any) -> None:
     paper = sub.add_parser("paper", help="the long-running scheduled paper trader (Alpaca paper endpoint or a local emulator)")
     paper.add_argument("--dry-run", action="store_true", help="do everything but send orders")
     paper.add_argument("--simulate", nargs=2, metavar=("START", "END"), help="replay the same jobs on a simulated clock (e.g. against the emulator)")
     paper.add_argument("--notify", action="store_true", help="with --simulate: send the session's notifications (CUTCYCLE_NOTIFY_URLS)")
     paper.set_defaults(handler=cmd_paper)
+
+    doctor = sub.add_parser("doctor", help="before the first paper run: keys, endpoint, account, clock, data, FOMC schedule, disk, journal, notifications")
+    doctor.add_argument("--json", action="store_true", help="machine-readable output")
+    doctor.add_argument("--test-notify", action="store_true", help="send a test message to each notification destination")
+    doctor.add_argument("--min-free-mb", type=int, default=500, metavar="MB", help="free disk space the journal needs (default 500)")
+    doctor.set_defaults(handler=cmd_doctor)
 
     emulator = sub.add_parser("emulator", help="run the local Alpaca emulator for manual paper runs (see `main.py emulator -- --help`)")
     emulator.add_argument("emulator_args", nargs=argparse.REMAINDER, help="arguments for the emulator")
