@@ -96,7 +96,7 @@ def _later(setup: Setup) -> None:
     setup.clock.set(at)
 
 
-CASES: dict[str, tuple[str, Callable[[Setup], None]]] = {
+CASES: dict[str, tuple[str, Callable[[Setup], object]]] = {
     "no keys": ("keys", lambda s: [s.env.pop(k) for k in ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY")]),
     "no FRED key": ("keys", lambda s: s.env.pop("FRED_API_KEY")),
     "a live endpoint": ("endpoint", lambda s: s.env.update(APCA_API_BASE_URL="https://api.alpaca.markets")),
