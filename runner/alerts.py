@@ -61,6 +61,7 @@ class AlertFeed:
         self._cursor: dict[str, int] = {}
         self._stale_told: str | None = None
         self._kill = False
+        self.failures_told = 0  # job failures told from the journal (the runner tells the ones the journal missed)
 
     def emit(self, event: Event) -> None:
         self.notifier.emit(event)
@@ -123,6 +124,7 @@ class AlertFeed:
             if kind == "job_failed":
                 job = message.split(":", 1)[0]
                 kind_of = "halt" if ": Halt:" in message else "failure"
+                self.failures_told += 1
                 self.emit(Event(kind_of, f"cutcycle: job failed: {job}", f"{message}\nIt is retried at the next wake while still "
                                 "meaningful; `main.py status` shows the ledger.", level="failure", key=f"job_failed:{job}"))
             elif kind in ("order_failed", "order_skipped", "expiry_no_quote"):

@@ -62,9 +62,16 @@ class PaperRunner:
 
     def run_jobs(self) -> list[str]:
         """Run what the ledger says is due, then tell the user what the journal gained (fills, decisions, failures)."""
+        h = self.deps.health
+        failed, told = h.jobs_failed, self.alerts.failures_told if self.alerts is not None else 0
         ran = self.jobs.run_due()
         if self.alerts is not None:
             self.alerts.poll()
+            if h.jobs_failed - failed > self.alerts.failures_told - told:  # a failure the journal could not record
+                error = h.last_error or "unknown error"
+                self.tell(Event("halt" if h.halted else "failure", "cutcycle: job failed (not in the journal)",
+                                f"{error}\nThe journal could not record it either: check the disk and `main.py doctor`.", level="failure",
+                                key=f"unjournaled:{error.split(':', 1)[0]}"))
         return ran
 
     def wake(self) -> None:
