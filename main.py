@@ -96,6 +96,7 @@ def cmd_config_show(app: App, args: argparse.Namespace) -> int:
         "APCA_API_SECRET_KEY": "set (redacted)" if app.secrets.alpaca_secret_key else "not set",
         "FRED_API_KEY": "set (redacted)" if app.secrets.fred_api_key else "not set",
         "APCA_API_BASE_URL": app.secrets.alpaca_base_url or "not set",
+        "CUTCYCLE_NOTIFY_URLS": f"{len(app.secrets.notify_urls)} destination(s) (redacted)" if app.secrets.notify_urls else "not set",
     }
     if args.json:
         print_json({"sources": list(app.loaded.sources), "config": effective, "environment": secrets})

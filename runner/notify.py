@@ -214,8 +214,8 @@ class Notifier:
                 log.warning("notifications to %s: %d message(s) not sent before stopping", dest.name, max(0, left - 1))
 
     def stats(self) -> dict[str, dict[str, object]]:
-        return {d.name: {"sent": d.stats.sent, "failed": d.stats.failed, "dropped": d.stats.dropped, "last_error": d.stats.last_error}
-                for d in self.destinations}
+        return {d.name: {"sent": d.stats.sent, "failed": d.stats.failed, "dropped": d.stats.dropped,
+                         "last_error": self.redact(d.stats.last_error) if d.stats.last_error else None} for d in self.destinations}
 
 
 def parse_destinations(secrets: Secrets, cfg: NotifyConfig) -> list[tuple[str, Secret, frozenset[str]]]:

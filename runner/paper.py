@@ -55,6 +55,8 @@ class PaperRunner:
         d.health.next_jobs = self.jobs.next_jobs(now)
         d.health.extra["kill_switch"] = d.kill_file.exists()
         d.health.extra["run_id"] = d.run_id
+        if self.alerts is not None:
+            d.health.extra["notifications"] = self.alerts.notifier.stats()
         try:
             write_heartbeat(self.heartbeat_path, d.health, now)
         except OSError as exc:
