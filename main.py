@@ -335,6 +335,8 @@ def cmd_emulator(app: App, args: argparse.Namespace) -> int:
 def cmd_status(app: App, args: argparse.Namespace) -> int:
     from runner.status import collect_status, render_status
 
+    if args.serve:
+        return serve_status(app, args)
     status = collect_status(app.cfg, app.env, app.clock, offline=args.offline)
     print(status.to_json() if args.json else render_status(status))
     return EXIT_OK
@@ -346,6 +348,26 @@ def cmd_doctor(app: App, args: argparse.Namespace) -> int:
     checks = run_doctor(app.cfg, app.env, app.clock, send_test=args.test_notify, min_free_mb=args.min_free_mb)
     print(to_json(checks) if args.json else render(checks))
     return exit_code(checks)
+
+
+def serve_status(app: App, args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from runner.status import collect_status
+    from runner.status_page import CachedStatus, make_server
+
+    status = CachedStatus(lambda: collect_status(app.cfg, app.env, app.clock, offline=args.offline), args.refresh)
+    server = make_server(status, args.port, args.refresh)
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
+    print(f"status page: http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops it)", file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return EXIT_OK
 
 
 def add_paper_commands(sub: Any) -> None:
@@ -368,6 +390,9 @@ def add_paper_commands(sub: Any) -> None:
     status = sub.add_parser("status", help="the paper trader now: process, health, last decision, positions, orders, next jobs, data")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.add_argument("--offline", action="store_true", help="do not ask the broker: positions and open orders from the journal")
+    status.add_argument("--serve", action="store_true", help="serve the status as a read-only HTML page and JSON on 127.0.0.1")
+    status.add_argument("--port", type=int, default=8377, help="with --serve: the port (0 picks a free one)")
+    status.add_argument("--refresh", type=float, default=30.0, metavar="S", help="with --serve: seconds between refreshes")
     status.set_defaults(handler=cmd_status)
 
 
