@@ -101,6 +101,7 @@ def cmd_config_show(app: App, args: argparse.Namespace) -> int:
         "APCA_API_SECRET_KEY": "set (redacted)" if app.secrets.alpaca_secret_key else "not set",
         "FRED_API_KEY": "set (redacted)" if app.secrets.fred_api_key else "not set",
         "APCA_API_BASE_URL": app.secrets.alpaca_base_url or "not set",
+        "CUTCYCLE_NOTIFY_URLS": f"{len(app.secrets.notify_urls)} destination(s) (redacted)" if app.secrets.notify_urls else "not set",
     }
     if args.json:
         print_json({"sources": list(app.loaded.sources), "config": effective, "environment": secrets})
@@ -451,7 +452,7 @@ def cmd_paper(app: App, args: argparse.Namespace) -> int:
         if end < start:
             raise UsageError(f"--simulate END {end} is before START {start}")
         app.store()  # the pack imported (idempotent) before the session reads the store
-        code, text = simulate_command(app.cfg, app.env, start, end, wall=app.clock, dry_run=args.dry_run)
+        code, text = simulate_command(app.cfg, app.env, start, end, wall=app.clock, dry_run=args.dry_run, notify=args.notify)
         print(text)
         return code
     from runner.paper import data_refresh, paper_command
@@ -470,8 +471,38 @@ def cmd_emulator(app: App, args: argparse.Namespace) -> int:
 def cmd_status(app: App, args: argparse.Namespace) -> int:
     from runner.status import collect_status, render_status
 
+    if args.serve:
+        return serve_status(app, args)
     status = collect_status(app.cfg, app.env, app.clock, offline=args.offline)
     print(status.to_json() if args.json else render_status(status))
+    return EXIT_OK
+
+
+def cmd_doctor(app: App, args: argparse.Namespace) -> int:
+    from runner.doctor import exit_code, render, run_doctor, to_json
+
+    checks = run_doctor(app.cfg, app.env, app.clock, send_test=args.test_notify, min_free_mb=args.min_free_mb)
+    print(to_json(checks) if args.json else render(checks))
+    return exit_code(checks)
+
+
+def serve_status(app: App, args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from runner.status import collect_status
+    from runner.status_page import CachedStatus, make_server
+
+    status = CachedStatus(lambda: collect_status(app.cfg, app.env, app.clock, offline=args.offline), args.refresh)
+    server = make_server(status, args.port, args.refresh)
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
+    print(f"status page: http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops it)", file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
     return EXIT_OK
 
 
@@ -479,7 +510,14 @@ def add_paper_commands(sub: Any) -> None:
     paper = sub.add_parser("paper", help="the long-running scheduled paper trader (Alpaca paper endpoint or a local emulator)")
     paper.add_argument("--dry-run", action="store_true", help="do everything but send orders")
     paper.add_argument("--simulate", nargs=2, metavar=("START", "END"), help="replay the same jobs on a simulated clock (e.g. against the emulator)")
+    paper.add_argument("--notify", action="store_true", help="with --simulate: send the session's notifications (CUTCYCLE_NOTIFY_URLS)")
     paper.set_defaults(handler=cmd_paper)
+
+    doctor = sub.add_parser("doctor", help="before the first paper run: keys, endpoint, account, clock, data, FOMC schedule, disk, journal, notifications")
+    doctor.add_argument("--json", action="store_true", help="machine-readable output")
+    doctor.add_argument("--test-notify", action="store_true", help="send a test message to each notification destination")
+    doctor.add_argument("--min-free-mb", type=int, default=500, metavar="MB", help="free disk space the journal needs (default 500)")
+    doctor.set_defaults(handler=cmd_doctor)
 
     emulator = sub.add_parser("emulator", help="run the local Alpaca emulator for manual paper runs (see `main.py emulator -- --help`)")
     emulator.add_argument("emulator_args", nargs=argparse.REMAINDER, help="arguments for the emulator")
@@ -488,6 +526,9 @@ def add_paper_commands(sub: Any) -> None:
     status = sub.add_parser("status", help="the paper trader now: process, health, last decision, positions, orders, next jobs, data")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.add_argument("--offline", action="store_true", help="do not ask the broker: positions and open orders from the journal")
+    status.add_argument("--serve", action="store_true", help="serve the status as a read-only HTML page and JSON on 127.0.0.1")
+    status.add_argument("--port", type=int, default=8377, help="with --serve: the port (0 picks a free one)")
+    status.add_argument("--refresh", type=float, default=30.0, metavar="S", help="with --serve: seconds between refreshes")
     status.set_defaults(handler=cmd_status)
 
 

@@ -234,6 +234,25 @@ class ClusterConfig(Frozen):
     )
 
 
+NotifyEvent = Literal["start", "stop", "orders", "fills", "regime", "summary", "halt", "failure", "missed", "stale_data",
+                      "reconcile_gap", "test"]
+NOTIFY_EVENTS: tuple[NotifyEvent, ...] = get_args(NotifyEvent)
+
+
+class NotifyConfig(Frozen):
+    """Notifications through Apprise. The destinations are URLs in CUTCYCLE_NOTIFY_URLS (whitespace-separated, each
+    optionally `NAME=URL`): they carry tokens, so they live in the environment, never here."""
+
+    events: list[NotifyEvent] = Field(default_factory=lambda: list(NOTIFY_EVENTS), description="what an unnamed destination receives")
+    routes: dict[str, list[NotifyEvent]] = Field(default_factory=dict, description="NAME -> events, for destinations set as NAME=URL")
+    timeout_seconds: float = Field(default=10.0, gt=0, le=60, description="connect and read timeout of one send")
+    queue_size: int = Field(default=200, ge=1, le=10_000, description="messages waiting per destination; beyond it new ones are dropped and counted")
+    collapse_minutes: float = Field(default=30.0, ge=0, le=1440, description="repeats of the same alert within this window are counted, not sent")
+    pause_after_failures: int = Field(default=3, ge=1, le=100, description="failed sends in a row before a destination is paused")
+    pause_minutes: float = Field(default=15.0, ge=0, le=1440, description="how long a failing destination is skipped (messages dropped, counted)")
+    stop_flush_seconds: float = Field(default=5.0, ge=0, le=60, description="how long stopping waits for queued messages")
+
+
 class AppConfig(Frozen):
     """The whole effective configuration."""
 
@@ -250,6 +269,7 @@ class AppConfig(Frozen):
     backtest: BacktestParams = Field(default_factory=BacktestParams, description="backtest window, cash and costs (strategies/params.py)")
     paper: PaperConfig = Field(default_factory=PaperConfig, description="the paper trader's process")
     cluster: ClusterConfig = Field(default_factory=ClusterConfig, description="where sweeps and validations run (local processes or Dask)")
+    notify: NotifyConfig = Field(default_factory=NotifyConfig, description="which events go to which notification destination")
 
     @model_validator(mode="after")
     def _fred_series_known(self) -> AppConfig:

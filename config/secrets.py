@@ -8,8 +8,10 @@ its URLs) is still never written.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlsplit
 
 REDACTED = "***"
 
@@ -19,6 +21,7 @@ ENV_ALPACA_BASE_URL = "APCA_API_BASE_URL"
 ENV_FRED_API_KEY = "FRED_API_KEY"
 ENV_ALLOW_LIVE = "CUTCYCLE_ALLOW_LIVE"
 ENV_DATA_DIR = "CUTCYCLE_DATA_DIR"
+ENV_NOTIFY_URLS = "CUTCYCLE_NOTIFY_URLS"
 
 
 class Secret:
@@ -58,6 +61,7 @@ class Secrets:
     fred_api_key: Secret | None = None
     alpaca_base_url: str | None = None
     allow_live: bool = field(default=False)
+    notify_urls: tuple[Secret, ...] = ()  # Apprise URLs, each optionally `NAME=URL` (they carry tokens and passwords)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Secrets:
@@ -68,6 +72,7 @@ class Secrets:
             fred_api_key=_secret(env, ENV_FRED_API_KEY),
             alpaca_base_url=base_url,
             allow_live=env.get(ENV_ALLOW_LIVE, "") == "1",
+            notify_urls=tuple(Secret(u) for u in env.get(ENV_NOTIFY_URLS, "").split()),
         )
 
     def has_alpaca(self) -> bool:
@@ -82,7 +87,33 @@ class Secrets:
 
     def values(self) -> list[str]:
         """The raw secret values, for redaction filters only."""
-        return [s.reveal() for s in (self.alpaca_key_id, self.alpaca_secret_key, self.fred_api_key) if s is not None]
+        keys = [s.reveal() for s in (self.alpaca_key_id, self.alpaca_secret_key, self.fred_api_key) if s is not None]
+        return keys + [part for url in self.notify_urls for part in url_secrets(url.reveal())]
+
+
+_NAMED = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*=(?=[A-Za-z0-9+.-]+://)")
+_LONG = 6  # path segments and query values at least this long are treated as tokens
+
+
+def split_named(value: str) -> tuple[str | None, str]:
+    """`NAME=scheme://...` -> (NAME, URL); a bare URL -> (None, URL)."""
+    m = _NAMED.match(value)
+    return (value[: m.end() - 1], value[m.end():]) if m else (None, value)
+
+
+def url_secrets(value: str) -> list[str]:
+    """A notification URL and every part of it that may be a credential: the whole URL, its user, password and
+    host part (Telegram and Discord put tokens there), long path segments and long query values."""
+    _, url = split_named(value)
+    parts = [value, url]
+    try:
+        u = urlsplit(url)
+    except ValueError:
+        return parts
+    parts += [p for p in (u.netloc, u.username, u.password) if p]
+    parts += [seg for seg in u.path.split("/") if len(seg) >= _LONG]
+    parts += [v for _, v in parse_qsl(u.query) if len(v) >= _LONG]
+    return sorted(set(parts), key=len, reverse=True)  # longest first: a URL is replaced whole before its parts
 
 
 class RedactingFilter(logging.Filter):
@@ -90,7 +121,7 @@ class RedactingFilter(logging.Filter):
 
     def __init__(self, values: list[str]) -> None:
         super().__init__()
-        self._values = [v for v in values if len(v) >= 4]
+        self._values = sorted({v for v in values if len(v) >= 4}, key=len, reverse=True)  # a whole before its parts
 
     def redact(self, text: str) -> str:
         for value in self._values:

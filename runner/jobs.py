@@ -27,7 +27,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from broker.contract import AccountView, Broker, BrokerError, Halt, PositionView, SkipCycle
-from clock import NEW_YORK, Clock
+from clock import NEW_YORK, Clock, monotonic
 from journal.journal import Journal
 from journal.records import decision_documents
 from runner.calendar import TradingCalendar
@@ -107,9 +107,10 @@ class Jobs:
         name, day = item.job.name, item.session.day
         body = {"pre_open": self.pre_open, "expiry": self.expiry, "decision": self.decision}[name]
         key = (name, day.isoformat())
+        started = monotonic()
         try:
             outcome = body(day)
-            d.journal.mark_job(d.run_id, name, day.isoformat(), outcome=outcome, at=d.clock.now())
+            d.journal.mark_job(d.run_id, name, day.isoformat(), outcome=outcome, at=d.clock.now(), detail=f"took {monotonic() - started:.3f} s")
         except Exception as exc:  # counted, journaled, retried; a bug in one job must not stop the others
             d.health.jobs_failed += 1
             d.health.last_error = f"{name} {day}: {type(exc).__name__}: {exc}"

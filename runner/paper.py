@@ -39,9 +39,11 @@ from clock import NEW_YORK, Clock
 from config.schema import AppConfig
 from config.secrets import Secrets
 from datastore.store import Store
+from runner.alerts import AlertFeed
 from runner.compose import MissingKeys, open_session
 from runner.guards import AlreadyRunning, StateRefused, write_heartbeat
 from runner.jobs import Jobs, PaperDeps
+from runner.notify import Event, Notifier, build_notifier
 from runner.schedule import DAILY_JOBS, HEARTBEAT_EVERY, RECONCILE_EVERY, Every
 
 log = logging.getLogger(__name__)
@@ -66,9 +68,11 @@ QUIET_ROUTINE = QuietRoutine()
 class PaperRunner:
     """The jobs plus the process around them: heartbeat, scheduler, signals."""
 
-    def __init__(self, deps: PaperDeps, *, tick: timedelta = HEARTBEAT_EVERY, reconcile_every: timedelta = RECONCILE_EVERY) -> None:
+    def __init__(self, deps: PaperDeps, *, tick: timedelta = HEARTBEAT_EVERY, reconcile_every: timedelta = RECONCILE_EVERY,
+                 alerts: AlertFeed | None = None) -> None:
         self.deps = deps
         self.jobs = Jobs(deps)
+        self.alerts = alerts
         self.tick, self.reconcile_every = tick, reconcile_every
         self.scheduler: BaseScheduler | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -84,21 +88,48 @@ class PaperRunner:
         d.health.next_jobs = self.jobs.next_jobs(now)
         d.health.extra["kill_switch"] = d.kill_file.exists()
         d.health.extra["run_id"] = d.run_id
+        if self.alerts is not None:
+            d.health.extra["notifications"] = self.alerts.notifier.stats()
         try:
             write_heartbeat(self.heartbeat_path, d.health, now)
         except OSError as exc:
             log.error("cannot write the heartbeat: %s", exc)
 
+    def run_jobs(self) -> list[str]:
+        """Run what the ledger says is due, then tell the user what the journal gained (fills, decisions, failures)."""
+        h = self.deps.health
+        failed, told = h.jobs_failed, self.alerts.failures_told if self.alerts is not None else 0
+        ran = self.jobs.run_due()
+        if self.alerts is not None:
+            self.alerts.poll()
+            if h.jobs_failed - failed > self.alerts.failures_told - told:  # a failure the journal could not record
+                error = h.last_error or "unknown error"
+                self.tell(Event("halt" if h.halted else "failure", "cutcycle: job failed (not in the journal)",
+                                f"{error}\nThe journal could not record it either: check the disk and `main.py doctor`.", level="failure",
+                                key=f"unjournaled:{error.split(':', 1)[0]}"))
+        return ran
+
     def wake(self) -> None:
-        """What every trigger does: run what the ledger says is due, then beat."""
+        """What every trigger does: run what the ledger says is due, then beat. After a pre-open refresh, tell the
+        user about data still past its release schedule (the live trader only: a simulation replays history)."""
         if self.stopping:  # a tick queued behind the running job must not start another after SIGTERM
             return
-        self.jobs.run_due()
+        ran = self.run_jobs()
+        if self.alerts is not None and any(r.startswith("pre_open:") for r in ran):
+            self.alerts.stale_data(self.deps.clock.now())
         self.heartbeat()
 
     def reconcile(self) -> None:
-        if not self.stopping:
-            self.jobs.intraday_reconcile()
+        """The intraday reconcile job, then its fills and gaps to the user."""
+        if self.stopping:
+            return
+        self.jobs.intraday_reconcile()
+        if self.alerts is not None:
+            self.alerts.poll()
+
+    def tell(self, event: Event) -> None:
+        if self.alerts is not None:
+            self.alerts.emit(event)
 
     # -- the live process -----------------------------------------------------------------------------------------
 
@@ -132,6 +163,8 @@ class PaperRunner:
         self.deps.health.jobs_failed += 1
         self.deps.health.last_error = f"{event.job_id}: {type(event.exception).__name__}: {event.exception}"
         log.error("job %s raised %s", event.job_id, self.deps.health.last_error)
+        self.tell(Event("failure", f"cutcycle: job {event.job_id} raised", self.deps.health.last_error, level="failure",
+                        key=f"raised:{event.job_id}:{type(event.exception).__name__}"))
 
     def stop(self, signum: int, _frame: FrameType | None) -> None:
         log.info("signal %d: stopping after the running job", signum)
@@ -167,18 +200,48 @@ Refresh = Callable[[Store, Secrets], None]
 
 def paper_command(cfg: AppConfig, env: Mapping[str, str], clock: Clock, *, dry_run: bool = False, refresh: Refresh | None = None) -> int:
     """`main.py paper [--dry-run]`: run until SIGTERM/SIGINT. Returns the process exit code; errors go to the log."""
+    notifier = build_notifier(Secrets.from_env(env), cfg.notify)
     try:
-        session = open_session(cfg, env, clock, mode="paper", dry_run=dry_run, refresh=refresh)
-    except (AlreadyRunning, MissingKeys, StateRefused) as exc:
-        log.error("%s", exc)
-        return EXIT_BAD_INPUT
-    except BrokerError as exc:
-        log.error("cannot start: %s: %s", type(exc).__name__, exc)
-        return EXIT_FAILURE
-    try:
-        return PaperRunner(session.deps, tick=timedelta(seconds=cfg.paper.tick_seconds)).serve()
+        try:
+            session = open_session(cfg, env, clock, mode="paper", dry_run=dry_run, refresh=refresh)
+        except (AlreadyRunning, MissingKeys, StateRefused) as exc:
+            log.error("%s", exc)
+            return EXIT_BAD_INPUT
+        except BrokerError as exc:
+            log.error("cannot start: %s: %s", type(exc).__name__, exc)
+            notifier.emit(Event("failure", "cutcycle: paper trader cannot start", f"{type(exc).__name__}: {exc}", level="failure"))
+            return EXIT_FAILURE
+        try:
+            return serve_with_alerts(session.deps, notifier, cfg)
+        finally:
+            session.close()
     finally:
-        session.close()
+        notifier.close()
+
+
+def alert_feed(deps: PaperDeps, runner: PaperRunner, notifier: Notifier, cfg: AppConfig) -> AlertFeed:
+    feed = AlertFeed(notifier, lambda: deps.journal, deps.clock, runner.jobs.next_jobs, cfg, kill_file=deps.kill_file)
+    feed.prime()
+    return feed
+
+
+def serve_with_alerts(deps: PaperDeps, notifier: Notifier, cfg: AppConfig) -> int:
+    """Serve, telling the user that the process started and stopped (and why)."""
+    runner = PaperRunner(deps, tick=timedelta(seconds=cfg.paper.tick_seconds))
+    runner.alerts = alert_feed(deps, runner, notifier, cfg)
+    nxt = ", ".join(f"{j['job']} {j['at']}" for j in runner.jobs.next_jobs(deps.clock.now())) or "none"
+    runner.tell(Event("start", f"cutcycle: paper trader started ({deps.health.mode})",
+                      f"run {deps.run_id}, state {deps.state_dir}\nnext jobs: {nxt}"))
+    why = "an error"
+    try:
+        code = runner.serve()
+        why = "a stop signal" if runner.stopping else "the scheduler ended"
+        return code
+    finally:
+        h = deps.health
+        runner.tell(Event("stop", "cutcycle: paper trader stopped", f"run {deps.run_id} stopped after {why}: {h.jobs_run} jobs run, "
+                          f"{h.jobs_failed} failed, {h.jobs_missed} missed{f'; last error: {h.last_error}' if h.last_error else ''}",
+                          level="info" if why == "a stop signal" else "failure"))
 
 
 def data_refresh(cfg: AppConfig, clock: Clock) -> Refresh:

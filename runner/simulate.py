@@ -16,11 +16,12 @@ from datetime import date, datetime, time, timedelta
 
 from broker.alpaca.safety import connect_target, is_loopback
 from broker.contract import BrokerError
-from clock import NEW_YORK, Clock, ManualClock
+from clock import NEW_YORK, Clock, ManualClock, monotonic
 from config.schema import AppConfig
 from runner.compose import MissingKeys, open_session, simulation_state_dir
 from runner.guards import AlreadyRunning, StateRefused
-from runner.paper import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, PaperRunner
+from runner.notify import build_notifier
+from runner.paper import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, PaperRunner, alert_feed
 from runner.schedule import next_fire_times
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ def simulate(runner: PaperRunner, clock: ManualClock, start: date, end: date, se
     for at, _name in fires:
         set_broker_time(at)
         clock.set(max(at, clock.now()))
-        ran.extend(runner.jobs.run_due())
+        ran.extend(runner.run_jobs())
         if on_wake is not None:
             on_wake(at)
     runner.heartbeat()
@@ -73,11 +74,13 @@ def emulator_time_setter(base_url: str) -> SetBrokerTime:
 
 
 def simulate_command(cfg: AppConfig, env: Mapping[str, str], start: date, end: date, *, wall: Clock, dry_run: bool = False,
-                     set_broker_time: SetBrokerTime | None = None) -> tuple[int, str]:
+                     set_broker_time: SetBrokerTime | None = None, notify: bool = False) -> tuple[int, str]:
     """`main.py paper --simulate START END [--dry-run]`: (exit code, summary text).
 
     The session is journaled in its own state directory, `<store_dir>/simulations/<run id>/`, under a run id naming
-    the window and the wall-clock start, so simulations can be repeated and never touch the paper trader's state."""
+    the window and the wall-clock start, so simulations can be repeated and never touch the paper trader's state.
+    With `notify` the session's events go to the CUTCYCLE_NOTIFY_URLS destinations as the paper trader's would (a
+    rehearsal of the notifications on history); without it nothing is sent."""
     from broker.alpaca.clients import trading_url
     from config.secrets import Secrets
 
@@ -97,11 +100,19 @@ def simulate_command(cfg: AppConfig, env: Mapping[str, str], start: date, end: d
         return EXIT_BAD_INPUT, f"error: {exc}"
     except (BrokerError, OSError) as exc:
         return EXIT_FAILURE, f"error: cannot start: {type(exc).__name__}: {exc}"
+    notifier = build_notifier(Secrets.from_env(env), cfg.notify) if notify else None
     try:
         session.snapshots.prefetch([s.day for s in session.deps.calendar.sessions(start - timedelta(days=7), end)])
-        report = simulate(PaperRunner(session.deps), clock, start, end, setter)
+        runner = PaperRunner(session.deps)
+        if notifier is not None:
+            runner.alerts = alert_feed(session.deps, runner, notifier, cfg)
+        began = monotonic()
+        report = simulate(runner, clock, start, end, setter)
+        took = monotonic() - began
     finally:
         session.close()
+        if notifier is not None:
+            notifier.close()
     text = (f"simulated {report.start} .. {report.end}: {report.wakes} wake-ups, {len(report.ran)} jobs run, "
-            f"{report.failed} failed, {report.missed} missed; journal {session.deps.journal.path} run {session.deps.run_id}")
+            f"{report.failed} failed, {report.missed} missed; journal {session.deps.journal.path} run {session.deps.run_id}; took {took:.1f} s")
     return (EXIT_OK if report.failed == 0 else EXIT_FAILURE), text

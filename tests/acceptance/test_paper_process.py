@@ -19,7 +19,9 @@ from typing import IO
 from clock import NEW_YORK
 from datastore.store import Store
 from runner.guards import InstanceLock, read_heartbeat
+from tests.acceptance.test_deploy import image_command
 from tests.integration.test_paper_support import KEYS, copy_store
+from tests.servers.notify_sinks import WebhookSink
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,14 +50,25 @@ def _listening(port: int) -> bool:
 def test_main_paper_runs_on_the_real_scheduler_and_stops_cleanly_on_sigterm(pack_store: Store, tmp_path: Path) -> None:
     copy_store(pack_store, tmp_path)  # the pack already imported: the start-up import is a hash check
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("APCA_")} | KEYS
+    hook, hung = WebhookSink(), WebhookSink(hang=True)  # notification destinations: one answers, one never does
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("APCA_", "CUTCYCLE_"))} | KEYS | {
+        "CUTCYCLE_NOTIFY_URLS": f"{hook.url()} {hung.url()}"}
     logs = tmp_path / "logs"
     logs.mkdir()
     url = f"http://127.0.0.1:{port}"
-    sets = [f'alpaca.trading_url="{url}"', f'alpaca.data_url="{url}"', f'data.store_dir="{tmp_path}"']
-    with (logs / "emulator.out").open("w") as emulator_out, (logs / "paper.out").open("w") as paper_out:
-        code = _run(port, sets, env, emulator_out, paper_out, tmp_path / "paper" / "status.json")
-    _check(code, logs, tmp_path)
+    sets = [f'alpaca.trading_url="{url}"', f'alpaca.data_url="{url}"', f'data.store_dir="{tmp_path}"', "notify.timeout_seconds=2",
+            "notify.stop_flush_seconds=3"]
+    try:
+        with (logs / "emulator.out").open("w") as emulator_out, (logs / "paper.out").open("w") as paper_out:
+            code = _run(port, sets, env, emulator_out, paper_out, tmp_path / "paper" / "status.json")
+        _check(code, logs, tmp_path)
+        titles = [m["title"] for m in hook.received]
+    finally:
+        hook.stop()
+        hung.stop()
+    # The user is told the process started and stopped, once each, whatever the hung destination does.
+    assert titles.count("cutcycle: paper trader started (paper)") == 1 and titles.count("cutcycle: paper trader stopped") == 1, titles
+    assert hung.hits >= 1
 
 
 def _run(port: int, sets: list[str], env: dict[str, str], emulator_out: IO[str], paper_out: IO[str], status: Path) -> int:
@@ -63,7 +76,10 @@ def _run(port: int, sets: list[str], env: dict[str, str], emulator_out: IO[str],
                                 stdout=emulator_out, stderr=subprocess.STDOUT)
     try:
         _wait_for(lambda: _listening(port), 60, "the emulator to listen")
-        argv = [sys.executable, "main.py", "--log-level", "DEBUG", *[a for s in sets for a in ("--set", s)], "paper"]
+        # What the container image and the systemd unit start (deploy/), pointed at the emulator and a temporary state
+        # directory, with the log at DEBUG so the secret check below sees everything.
+        image = image_command()
+        argv = [sys.executable, *image[1:-1], "--log-level", "DEBUG", *[a for s in sets for a in ("--set", s)], image[-1]]
         paper = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=paper_out, stderr=subprocess.STDOUT)
 
         def scheduler_running() -> bool:
@@ -73,7 +89,8 @@ def _run(port: int, sets: list[str], env: dict[str, str], emulator_out: IO[str],
         try:
             _wait_for(scheduler_running, 120, "the paper trader's scheduler to start")
             paper.send_signal(signal.SIGTERM)
-            code = paper.wait(timeout=60)
+            # The exit waits for queued notifications notify.stop_flush_seconds at most, not for the hung destination.
+            code = paper.wait(timeout=30)
         finally:
             if paper.poll() is None:
                 paper.kill()
