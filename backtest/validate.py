@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -239,30 +239,42 @@ def _stitch(pieces: Sequence[tuple[Curve, tuple[int, int]]], start_value: float 
     return Curve(tuple(days), tuple(values), tuple(rf))
 
 
+def _fmt(m: Metrics | None, key: str, fmt: str = "{:.2f}") -> str:
+    x = None if m is None else getattr(m, key)
+    return "-" if x is None or (isinstance(x, float) and not math.isfinite(x)) else fmt.format(x)
+
+
 def fold_table(v: Validation) -> str:
     """The per-fold table `main.py validate` prints."""
-    extra = v.rank_by != "sharpe"  # the rank metric's columns already are the Sharpe ratio
-    head = (
-        f"{'fold':<24}{'sessions':>9}  {'chosen':>6} {'IS ' + v.rank_by:>12} {'OOS ' + v.rank_by:>12} {'OOS sharpe' if extra else '':>10} {'OOS cagr':>9} "
-        f"{'OOS rank':>9} {'base':>8} {'IWM':>8} {'SPY':>8}"
-    )
-    lines = [head]
-
-    def num(m: Metrics | None, key: str, fmt: str = "{:.2f}") -> str:
-        if m is None:
-            return "-"
-        x = getattr(m, key)
-        return "-" if x is None or (isinstance(x, float) and not math.isfinite(x)) else fmt.format(x)
-
     n = len(v.variants)
-    for f in v.folds:
-        lines.append(
-            f"{f.name:<24}{f.sessions:>9}  {'#' + str(f.chosen):>6} "
-            f"{num(f.in_sample, v.rank_by, '{:.3g}'):>12} {num(f.out_of_sample, v.rank_by, '{:.3g}'):>12} "
-            f"{num(f.out_of_sample, 'sharpe') if extra else '':>10} {num(f.out_of_sample, 'cagr', '{:.1%}'):>9} {f'{f.oos_rank}/{n}':>9} "
-            f"{num(f.baseline, 'sharpe'):>8} {num(f.benchmarks.get('IWM'), 'sharpe'):>8} {num(f.benchmarks.get('SPY'), 'sharpe'):>8}"
-        )
-    lines.append("(base, IWM, SPY: out-of-sample Sharpe over bills of the base config and of buy and hold over the same sessions)")
+    bench = sorted(v.folds[0].benchmarks) if v.folds else []
+    columns: list[tuple[str, int, Callable[[FoldResult], str]]] = [
+        ("fold", -24, lambda f: f.name),
+        ("sessions", 9, lambda f: str(f.sessions)),
+        ("chosen", 7, lambda f: f"#{f.chosen}"),
+        (f"IS {v.rank_by}", 12, lambda f: _fmt(f.in_sample, v.rank_by, "{:.3g}")),
+        (f"OOS {v.rank_by}", 12, lambda f: _fmt(f.out_of_sample, v.rank_by, "{:.3g}")),
+    ]
+    if v.rank_by != "sharpe":
+        columns.append(("OOS sharpe", 11, lambda f: _fmt(f.out_of_sample, "sharpe")))
+    columns += [
+        ("OOS return", 11, lambda f: _fmt(f.out_of_sample, "total_return", "{:.1%}")),
+        ("OOS rank", 9, lambda f: f"{f.oos_rank}/{n}"),
+        ("base", 7, lambda f: _fmt(f.baseline, "sharpe")),
+        ("return", 8, lambda f: _fmt(f.baseline, "total_return", "{:.1%}")),
+    ]
+    def bench_cell(symbol: str, key: str, fmt: str) -> Callable[[FoldResult], str]:
+        return lambda f: _fmt(f.benchmarks[symbol], key, fmt)
+
+    for b in bench:
+        columns += [(b, 7, bench_cell(b, "sharpe", "{:.2f}")), ("return", 8, bench_cell(b, "total_return", "{:.1%}"))]
+
+    def line(cells: list[str]) -> str:
+        return "".join(f"{c:<{-w}}" if w < 0 else f"{c:>{w + 1}}" for c, (_, w, _) in zip(cells, columns, strict=True))
+
+    lines = [line([name for name, _, _ in columns])]
+    lines += [line([cell(f) for _, _, cell in columns]) for f in v.folds]
+    lines.append(f"(base, {', '.join(bench)}: the out-of-sample Sharpe over bills and total return of the base config and of buy and hold, same sessions)")
     lines.append("")
     lines.append("variants chosen:")
     for i in sorted({f.chosen for f in v.folds}):
