@@ -22,6 +22,7 @@ from broker.contract import BrokerError
 from clock import NEW_YORK, Clock
 from config.schema import AppConfig
 from config.secrets import Secrets
+from datastore.releases import SeriesDerivation
 from datastore.store import Store
 from runner.compose import MissingKeys, open_session
 from runner.guards import AlreadyRunning, write_heartbeat
@@ -132,8 +133,11 @@ def paper_command(cfg: AppConfig, env: Mapping[str, str], clock: Clock, *, dry_r
         session.close()
 
 
-def data_refresh(cfg: AppConfig, clock: Clock) -> Refresh:
-    """The pre-open refresh: FRED series and Alpaca daily bars into the store (`data sync`'s code path)."""
+def data_refresh(cfg: AppConfig, clock: Clock, derivations: Mapping[str, SeriesDerivation] | None = None) -> Refresh:
+    """The pre-open refresh: FRED series and Alpaca daily bars into the store (`data sync`'s code path).
+
+    `derivations` (datastore.releases.load_derivations) date the fetched values by the pack's release record too.
+    """
 
     def refresh(store: Store, secrets: Secrets) -> None:
         from broker.alpaca.clients import build_clients
@@ -146,7 +150,7 @@ def data_refresh(cfg: AppConfig, clock: Clock) -> Refresh:
             client: BarsClient = build_clients(cfg.alpaca, secrets, guard=guard, wall=clock).stock_data
             return client
 
-        report = sync_all(store, cfg, secrets, clock, bars_client=bars_client)
+        report = sync_all(store, cfg, secrets, clock, bars_client=bars_client, derivations=derivations)
         for line in report.lines:
             log.info("refresh: %s", line)
 
