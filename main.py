@@ -458,7 +458,7 @@ def cmd_paper(app: App, args: argparse.Namespace) -> int:
     from runner.paper import data_refresh, paper_command
 
     app.store()  # the pack imported (idempotent) before the session reads the store
-    return paper_command(app.cfg, app.env, app.clock, dry_run=args.dry_run, refresh=data_refresh(app.cfg, app.clock))
+    return paper_command(app.cfg, app.env, app.clock, dry_run=args.dry_run, refresh=data_refresh(app.cfg, app.clock, app.derivations()))
 
 
 def cmd_emulator(app: App, args: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from clock import NEW_YORK, Clock
 from datastore.errors import DataError, SourceUnavailable
+from datastore.price_checks import check_bars
 from datastore.sessions import close_instants
 from datastore.store import Store
 
@@ -96,13 +97,17 @@ def splice(history: pd.DataFrame, recent: pd.DataFrame, symbol: str) -> pd.DataF
     return spliced
 
 
-def sync_bars(store: Store, client: BarsClient, symbol: str, start: date, feed: str, clock: Clock, close_time: str) -> BarsResult:
-    """Fetch `symbol` from `start` to today, splice onto the stored history, replace the dataset atomically."""
+def sync_bars(
+    store: Store, client: BarsClient, symbol: str, start: date, feed: str, clock: Clock, close_time: str, *, etf: bool = True
+) -> BarsResult:
+    """Fetch `symbol` from `start` to today, check it (`datastore.price_checks.check_bars`), splice onto the stored
+    history, replace the dataset atomically."""
     now = clock.now()
     try:
         recent = fetch_daily_bars(client, symbol, start, now.astimezone(NEW_YORK).date(), feed)
         if recent.empty:
             return BarsResult(symbol, False, 0, "Alpaca returned no bars")
+        check_bars(symbol, list(recent.index), [float(c) for c in recent["close"]], etf=etf)
         stored = store.bars(symbol) if store.dataset(f"bars:{symbol}") else pd.DataFrame()
         history = stored.drop(columns=["available_at"]).set_axis([d.date() for d in stored.index]) if len(stored) else stored
         merged = splice(history, recent, symbol)

@@ -68,8 +68,10 @@ def import_pack(store: Store, cfg: AppConfig, pack: Path, fetched_at: datetime) 
         raise DataError("data pack directory not found (set data.pack_dir or CUTCYCLE_DATA_DIR)", path=str(pack))
     derivations = load_derivations(cfg.series, cfg.release_calendar, pack, store.release_dates())
     if _all_unchanged(store, cfg, pack):
-        with store.transaction():
-            rederived = rederive_changed(store, derivations)
+        rederived: list[str] = []
+        if stale_derivations(store, derivations):  # no write lock at all when nothing changed (a paper run may hold it)
+            with store.transaction():
+                rederived = rederive_changed(store, derivations)
         return ImportResult([], [*cfg.series, *cfg.prices, "FOMC"], [], rederived)
     series_files = [read_series(pack, sid, spec) for sid, spec in cfg.series.items()]
     price_files = [read_prices(pack, sym, spec) for sym, spec in cfg.prices.items()]
@@ -127,15 +129,19 @@ def _pack_available(derivation: SeriesDerivation, period: date) -> datetime:
         return datetime.fromisoformat(LABEL_ONLY_AVAILABLE)
 
 
-def rederive_changed(store: Store, derivations: dict[str, SeriesDerivation]) -> list[str]:
-    """Re-derive available_at of every stored series whose derivation digest differs (call inside a transaction)."""
+def stale_derivations(store: Store, derivations: dict[str, SeriesDerivation]) -> list[str]:
+    """Stored series whose available_at was derived by something other than what the config and record say now."""
     stored = store.derivations()
     known = set(store.series_ids())
+    return [sid for sid, d in derivations.items() if sid in known and stored.get(sid) != d.digest]
+
+
+def rederive_changed(store: Store, derivations: dict[str, SeriesDerivation]) -> list[str]:
+    """Re-derive available_at of every stored series whose derivation digest differs (call inside a transaction)."""
     changed: list[str] = []
-    for sid, derivation in derivations.items():
+    for sid in stale_derivations(store, derivations):
+        derivation = derivations[sid]
         digest = derivation.digest
-        if sid not in known or stored.get(sid) == digest:
-            continue
         info = store.dataset(f"fred:{sid}")
         if isinstance(derivation.spec.release, LabelOnly):
             store.set_derivation(sid, digest)  # label-only rows keep when they were fetched (or never, from the pack)

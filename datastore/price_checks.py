@@ -14,7 +14,9 @@ calendar or another file:
   0.14, 2020-03-16).
 
 Each check raises `DataError` naming the file, the symbol and the line. There is no automatic repair: a price that
-might be right (a real crash) and a price that is wrong look alike to a program, so a person decides.
+might be right (a real crash) and a price that is wrong look alike to a program, so a person decides. `check_bars`
+applies the session and move checks to bars fetched from Alpaca (`data sync`), naming the symbol and the day: the
+stored bars are then kept.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 
@@ -88,3 +91,18 @@ def check_prices(files: Mapping[str, PriceFile], specs: Mapping[str, PriceSpec])
             raise DataError(f"prices.{symbol}.reference = {spec.reference!r} is not a symbol in [prices] ({sorted(files)})", series=symbol)
         _missing_sessions(f)
         _moves(f, spec, files.get(spec.reference) if spec.reference else None)
+
+
+def check_bars(symbol: str, days: list[date], closes: list[float], *, etf: bool) -> None:
+    """Bars from a remote source: no NYSE session missing between the first and last day, no one-day spike, and for an
+    ETF no move beyond `MAX_ETF_MOVE` (there is no index to confirm it)."""
+    if not days:
+        return
+    fake = PriceFile(symbol, Path(f"{symbol} bars from the source"), "", days, closes, closes, closes, closes, [0.0] * len(days), list(range(1, len(days) + 1)))
+    try:
+        _missing_sessions(fake)
+        _moves(fake, PriceSpec(file="", kind="etf" if etf else "index", dividend_adjusted=etf), None)
+    except DataError as exc:
+        line = exc.line
+        day = days[line - 1] if line is not None and 0 < line <= len(days) else None
+        raise DataError(f"{str(exc).split(': ', 1)[-1]}{f' (bar of {day})' if day else ''}", series=symbol) from None

@@ -30,7 +30,6 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
-import pandas as pd
 from pandas.tseries.holiday import USFederalHolidayCalendar
 
 from clock import NEW_YORK
@@ -233,12 +232,6 @@ class SeriesDerivation:
         return period in self._rows or (self._complete is not None and self._complete[0] <= period <= self._complete[1])
 
 
-def release_instants(spec: SeriesSpec, periods: pd.DatetimeIndex | list[date]) -> pd.DatetimeIndex:
-    """Vectorised `release_instant` over many periods (cached per distinct period)."""
-    days = [p.date() if isinstance(p, pd.Timestamp) else p for p in periods]
-    return pd.DatetimeIndex([release_instant(spec, d) for d in days], tz=UTC)
-
-
 def next_period(spec: SeriesSpec, period: date) -> date:
     if spec.frequency == "monthly":
         return _add_months(period.replace(day=1), 1)
@@ -257,11 +250,6 @@ def next_expected(derivation: SeriesDerivation, last_period: date) -> tuple[date
             return nxt, found
         nxt = next_period(spec, nxt)
     return nxt, derivation.published(nxt)
-
-
-def next_expected_release(spec: SeriesSpec, last_period: date) -> datetime:
-    """When the period after `last_period` should be published by the rule alone (no record)."""
-    return next_expected(SeriesDerivation("", spec, DEFAULT_CALENDAR, None), last_period)[1].at
 
 
 def load_derivations(

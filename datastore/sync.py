@@ -55,7 +55,7 @@ def sync_all(
     for symbol in symbols or cfg.alpaca.symbols:
         spec = cfg.prices.get(symbol)
         close_time = spec.close_time if spec else "16:00"
-        b = sync_bars(store, client, symbol, BARS_START, cfg.alpaca.feed, clock, close_time)
+        b = sync_bars(store, client, symbol, BARS_START, cfg.alpaca.feed, clock, close_time, etf=spec is None or spec.kind == "etf")
         report.lines.append(f"Alpaca {symbol}: {'ok, ' + str(b.rows) + ' rows' if b.ok else 'FAILED'} - {b.message}")
         report.ok &= b.ok
     return report

@@ -38,6 +38,7 @@ from broker.contract import BrokerError
 from clock import NEW_YORK, Clock
 from config.schema import AppConfig
 from config.secrets import Secrets
+from datastore.releases import SeriesDerivation
 from datastore.store import Store
 from runner.alerts import AlertFeed
 from runner.compose import MissingKeys, open_session
@@ -244,8 +245,11 @@ def serve_with_alerts(deps: PaperDeps, notifier: Notifier, cfg: AppConfig) -> in
                           level="info" if why == "a stop signal" else "failure"))
 
 
-def data_refresh(cfg: AppConfig, clock: Clock) -> Refresh:
-    """The pre-open refresh: FRED series and Alpaca daily bars into the store (`data sync`'s code path)."""
+def data_refresh(cfg: AppConfig, clock: Clock, derivations: Mapping[str, SeriesDerivation] | None = None) -> Refresh:
+    """The pre-open refresh: FRED series and Alpaca daily bars into the store (`data sync`'s code path).
+
+    `derivations` (datastore.releases.load_derivations) date the fetched values by the pack's release record too.
+    """
 
     def refresh(store: Store, secrets: Secrets) -> None:
         from broker.alpaca.clients import build_clients
@@ -258,7 +262,7 @@ def data_refresh(cfg: AppConfig, clock: Clock) -> Refresh:
             client: BarsClient = build_clients(cfg.alpaca, secrets, guard=guard, wall=clock).stock_data
             return client
 
-        report = sync_all(store, cfg, secrets, clock, bars_client=bars_client)
+        report = sync_all(store, cfg, secrets, clock, bars_client=bars_client, derivations=derivations)
         for line in report.lines:
             log.info("refresh: %s", line)
 

@@ -76,3 +76,12 @@ def test_disagreeing_returns_refuse_the_splice_and_keep_the_store(store_copy: St
     assert not ok and any("disagree" in line for line in lines), lines
     assert store_copy.bars("IWM").equals(before)
     assert store_copy.dataset("bars:IWM").source == "pack"  # type: ignore[union-attr]
+
+
+def test_a_missing_session_from_alpaca_is_refused_and_the_store_kept(store_copy: Store, pack_store: Store) -> None:
+    before = store_copy.bars("IWM")
+    ex = _exchange(pack_store, basis=1.0)
+    ex.bars["IWM"] = [b for b in ex.bars["IWM"] if b.day != "2025-03-04"]
+    ok, lines = _run(store_copy, ex)
+    assert not ok and any("NYSE session 2025-03-04 is missing" in line for line in lines), lines
+    assert store_copy.bars("IWM").equals(before)

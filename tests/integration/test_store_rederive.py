@@ -44,6 +44,12 @@ def test_a_rule_change_rederives_the_stored_series(capsys: pytest.CaptureFixture
     assert store_file.stat().st_ino == inode  # the same store, never deleted or rebuilt
     assert versions(store_file) == version_before
 
+    # the issue's example: on 2025-01-06 the December report (2025-01-10) is not out, November's 4.2 % is what was known
+    argv = ["--set", f'data.store_dir="{state}"', "signals", "--as-of", "2025-01-06", "--json"]
+    assert main(argv, env={"CUTCYCLE_DATA_DIR": str(pack_dir)}, clock=CLOCK) == 0
+    unemployment = json.loads(capsys.readouterr()[0])["indicators"]["unemployment"]
+    assert (unemployment["value"], unemployment["period"]) == (4.2, "2024-11-01")
+
 
 def versions(path: Path) -> str:
     store = Store(path)
