@@ -23,7 +23,7 @@ from clock import NEW_YORK, Clock
 from config.schema import AppConfig
 from config.secrets import Secrets
 from datastore.store import Store
-from runner.alerts import AlertFeed
+from runner.alerts import AlertFeed, ny
 from runner.compose import MissingKeys, open_session
 from runner.guards import AlreadyRunning, write_heartbeat
 from runner.jobs import Jobs, PaperDeps
@@ -38,10 +38,10 @@ EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 class PaperRunner:
     """The jobs plus the process around them: heartbeat, scheduler, signals."""
 
-    def __init__(self, deps: PaperDeps, alerts: AlertFeed | None = None) -> None:
+    def __init__(self, deps: PaperDeps) -> None:
         self.deps = deps
         self.jobs = Jobs(deps)
-        self.alerts = alerts
+        self.alerts: AlertFeed | None = None  # notifications, when wired (`alert_feed`)
         self.scheduler: BlockingScheduler | None = None
         self.stopping = False
 
@@ -183,7 +183,7 @@ def serve_with_alerts(deps: PaperDeps, notifier: Notifier, cfg: AppConfig) -> in
     """Serve, telling the user that the process started and stopped (and why)."""
     runner = PaperRunner(deps)
     runner.alerts = alert_feed(deps, runner, notifier, cfg)
-    nxt = ", ".join(f"{j['job']} {j['at']}" for j in runner.jobs.next_jobs(deps.clock.now())) or "none"
+    nxt = ", ".join(f"{j['job']} {ny(j['at'])}" for j in runner.jobs.next_jobs(deps.clock.now())) or "none"
     runner.tell(Event("start", f"cutcycle: paper trader started ({deps.health.mode})",
                       f"run {deps.run_id}, state {deps.state_dir}\nnext jobs: {nxt}"))
     why = "an error"
