@@ -40,7 +40,7 @@ from config.schema import AppConfig
 from config.secrets import Secrets
 from datastore.releases import SeriesDerivation
 from datastore.store import Store
-from runner.alerts import AlertFeed
+from runner.alerts import AlertFeed, ny
 from runner.compose import MissingKeys, open_session
 from runner.guards import AlreadyRunning, StateRefused, write_heartbeat
 from runner.jobs import Jobs, PaperDeps
@@ -73,7 +73,7 @@ class PaperRunner:
                  alerts: AlertFeed | None = None) -> None:
         self.deps = deps
         self.jobs = Jobs(deps)
-        self.alerts = alerts
+        self.alerts = alerts  # notifications, when wired (`alert_feed`)
         self.tick, self.reconcile_every = tick, reconcile_every
         self.scheduler: BaseScheduler | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -230,7 +230,7 @@ def serve_with_alerts(deps: PaperDeps, notifier: Notifier, cfg: AppConfig) -> in
     """Serve, telling the user that the process started and stopped (and why)."""
     runner = PaperRunner(deps, tick=timedelta(seconds=cfg.paper.tick_seconds))
     runner.alerts = alert_feed(deps, runner, notifier, cfg)
-    nxt = ", ".join(f"{j['job']} {j['at']}" for j in runner.jobs.next_jobs(deps.clock.now())) or "none"
+    nxt = ", ".join(f"{j['job']} {ny(j['at'])}" for j in runner.jobs.next_jobs(deps.clock.now())) or "none"
     runner.tell(Event("start", f"cutcycle: paper trader started ({deps.health.mode})",
                       f"run {deps.run_id}, state {deps.state_dir}\nnext jobs: {nxt}"))
     why = "an error"
