@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import stat
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,7 @@ def test_set_overrides_of_every_section_reach_the_simulated_session(pack_store: 
     assert config["backtest"]["initial_cash"] == 50000
     assert config["alpaca"]["feed"] == "sip" and config["alpaca"]["read_timeout_seconds"] == 7.5
     assert config["alpaca"]["trading_url"] == r.server.url and config["mode"] == "simulate"
+    assert stat.S_IMODE((r.folder / "simulations").stat().st_mode) == 0o700  # R34: every state directory is private
 
 
 def test_a_variant_file_reaches_the_simulated_session(pack_store: Store, pack_dir: Path, tmp_path: Path) -> None:
