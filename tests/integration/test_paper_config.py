@@ -16,10 +16,12 @@ from typing import Any
 
 import pytest
 
+from backtest.replay import session_plan
 from clock import NEW_YORK, ManualClock
 from config.loader import load_config
 from datastore.store import Store
 from main import main
+from review.runs import open_runs
 from tests.integration.test_paper_support import KEYS, Rig, rig
 
 START, END = date(2024, 7, 1), date(2024, 7, 3)  # neutral regime: IWM held at [strategy] base_weight
@@ -56,7 +58,7 @@ def _signals(config: dict[str, Any], decisions: list[sqlite3.Row], _url: str) ->
 
 
 def _backtest(config: dict[str, Any], _decisions: list[sqlite3.Row], _url: str) -> None:
-    assert config["backtest"]["initial_cash"] == 50000 and config["backtest"]["slippage_bps"] == 2.5  # journaled as given
+    assert config["backtest"]["initial_cash"] == 50000 and config["backtest"]["option_haircut"] == 0.2  # journaled as given
 
 
 def _alpaca(config: dict[str, Any], _decisions: list[sqlite3.Row], url: str) -> None:
@@ -67,7 +69,7 @@ def _alpaca(config: dict[str, Any], _decisions: list[sqlite3.Row], url: str) -> 
 SECTIONS: dict[str, tuple[list[str], Callable[[dict[str, Any], list[sqlite3.Row], str], None]]] = {
     "strategy": (["--set", "strategy.base_weight=0.9"], _strategy),
     "signals": (["--set", 'signals.decision_time="16:20"'], _signals),
-    "backtest": (["--set", "backtest.initial_cash=50000", "--set", "backtest.slippage_bps=2.5"], _backtest),
+    "backtest": (["--set", "backtest.initial_cash=50000", "--set", "backtest.option_haircut=0.2"], _backtest),
     "alpaca": (["--set", 'alpaca.feed="sip"', "--set", "alpaca.read_timeout_seconds=7.5"], _alpaca),
 }
 
@@ -81,6 +83,10 @@ def test_set_overrides_of_each_section_reach_the_simulated_session(pack_store: S
     assert [d["day"] for d in decisions] == ["2024-06-28", "2024-07-01", "2024-07-02", "2024-07-03"]
     assert config["mode"] == "simulate"
     check(config, decisions, r.server.url)
+    with open_runs([r.folder / "simulations"]) as source:  # `parity` replays the session with what it journaled
+        plan = session_plan(source.run("simulate-"))
+    given = load_config(None, options[1::2]).config
+    assert (plan.strategy, plan.signals, plan.backtest) == (given.strategy, given.signals, given.backtest)
     assert stat.S_IMODE((r.folder / "simulations").stat().st_mode) == 0o700  # R34: every state directory is private
 
 
