@@ -3,7 +3,7 @@
 `store_replayer(cfg, store, clock)` is the `review.parity.Replayer` the composition root hands to `parity`. Given a
 session (run kind `paper` or `simulation`) it
 
-- rebuilds the session's `StrategyParams` and `SignalParams` from the config the session journaled
+- rebuilds the session's `StrategyParams`, `SignalParams` and (when journaled) `BacktestParams` from the config the session journaled
   (`runner.compose.open_session`); a stored config this code cannot parse stops with a `ReviewError` naming the field;
 - backtests the session's decision days, first to last, on the same store, with the published FOMC schedule the
   session read (`signals.fomc.load_schedule`), so a decision made from the same data is the same decision;
@@ -58,6 +58,7 @@ class SessionPlan:
     signals: SignalParams
     days: tuple[date, ...]  # the session's decision days
     starting_cash: float  # the book the first decision sized from: cash + shares at their marks
+    backtest: BacktestParams | None = None  # the session's [backtest] (journaled since R38); None: the app's config
 
     @property
     def first(self) -> date:
@@ -104,7 +105,8 @@ def session_plan(session: RunRef) -> SessionPlan:
     starting = cash + held
     if not math.isfinite(starting) or starting <= 0:
         raise ReviewError(f"session {session.run_id}: the first decision's book is worth {starting:,.2f}: nothing to replay")
-    return SessionPlan(session.run_id, strategy, signals, days, starting)
+    backtest = _rebuild(BacktestParams, config, "backtest", session.run_id) if "backtest" in config else None
+    return SessionPlan(session.run_id, strategy, signals, days, starting, backtest)
 
 
 def replay_costs(configured: BacktestParams, starting_cash: float) -> BacktestParams:
@@ -118,7 +120,7 @@ def replay_session(session: RunRef, cfg: AppConfig, store: Store, clock: Clock, 
     """Backtest the session's window with its config on `store`; journal it; return (journal path, run id)."""
     plan = session_plan(session)
     strategy = plan.strategy
-    costs = replay_costs(cfg.backtest, plan.starting_cash)
+    costs = replay_costs(plan.backtest or cfg.backtest, plan.starting_cash)
     symbols = sorted({strategy.symbol, *costs.benchmarks} | ({strategy.crisis.defensive_symbol} - {""}))
     missing = [s for s in [*symbols, "VIX"] if s not in store.symbols()]
     if missing:

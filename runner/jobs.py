@@ -211,7 +211,8 @@ class Jobs:
 
     def decision(self, day: date) -> str:
         d = self.d
-        if d.journal.query("SELECT 1 FROM decisions WHERE run_id=? AND day=?", (d.run_id, day.isoformat())):
+        # Any run's: a process killed between journaling the decision and the ledger must not decide the day twice.
+        if d.journal.query("SELECT 1 FROM decisions WHERE day=?", (day.isoformat(),)):
             return "decision already journaled"
         d.reconcile()
         snapshot = d.snapshot(day)
@@ -231,9 +232,9 @@ class Jobs:
         return f"{snapshot.regime.name}: {len(made.intents)} intents stored"
 
     def _record_book(self, day: date, account: AccountView, positions: Mapping[str, PositionView]) -> None:
-        """The end-of-day book as the broker marks it after the close: the session's equity curve (once per run and day)."""
+        """The end-of-day book as the broker marks it after the close: the session's equity curve (once per day, whatever the run)."""
         d = self.d
-        if d.journal.query("SELECT 1 FROM equity WHERE run_id=? AND day=?", (d.run_id, day.isoformat())):
+        if d.journal.query("SELECT 1 FROM equity WHERE day=?", (day.isoformat(),)):
             return
         previous = d.journal.query("SELECT regime FROM decisions WHERE day < ? ORDER BY day DESC LIMIT 1", (day.isoformat(),))
         rows, values = [], {"equity": 0.0, "option": 0.0}

@@ -76,7 +76,11 @@ class RateLimiter:
 
 
 def reset_wait(headers: Mapping[str, str], wall: Clock) -> float | None:
-    """Seconds until X-Ratelimit-Reset (epoch seconds), or a Retry-After; None if neither parses."""
+    """Seconds until X-Ratelimit-Reset (epoch seconds), or a Retry-After; None if neither parses.
+
+    Alpaca's window is one minute, so a reset further away than that was stamped by a clock other than `wall` (an
+    emulator behind or ahead of a simulation's clock: "retry in 73189233 s"); it is not trusted (None: the caller's
+    short default), rather than stalling every caller for the longest pause."""
     for name in ("X-Ratelimit-Reset", "Retry-After"):
         value = headers.get(name)
         if value is None:
@@ -87,7 +91,11 @@ def reset_wait(headers: Mapping[str, str], wall: Clock) -> float | None:
             continue
         if name == "Retry-After":
             return max(0.0, number)
-        return max(0.0, number - wall.now().timestamp())
+        wait = number - wall.now().timestamp()
+        if wait > MAX_RATE_LIMIT_PAUSE_SECONDS:
+            log.warning("X-Ratelimit-Reset is %.0f s away, beyond Alpaca's one-minute window: another clock's stamp, not trusted", wait)
+            return None
+        return max(0.0, wait)
     return None
 
 

@@ -17,7 +17,9 @@ from broker.alpaca.clients import build_clients
 from broker.alpaca.safety import EndpointGuard
 from broker.contract import Halt
 from clock import ManualClock
+from datastore.store import Store
 from main import main
+from tests.integration.test_paper_support import copy_store
 from tests.servers.alpaca_rig import START, alpaca_config, secrets
 
 EVIL = ["http://api.alpaca.markets\\@127.0.0.1:{port}", "http://127.0.0.1:{port}@api.alpaca.markets", "http://127.1:{port}"]
@@ -80,8 +82,9 @@ def test_the_guard_refuses_before_any_request_leaves(proxy: RecordingProxy, temp
 
 
 @pytest.mark.parametrize("command", [["paper"], ["paper", "--simulate", "2024-07-01", "2024-07-03"], ["status"]])
-def test_no_command_sends_anything_to_a_url_two_parsers_disagree_on(proxy: RecordingProxy, tmp_path: Path, pack_dir: Path,
+def test_no_command_sends_anything_to_a_url_two_parsers_disagree_on(proxy: RecordingProxy, tmp_path: Path, pack_dir: Path, pack_store: Store,
                                                                   command: list[str]) -> None:
+    copy_store(pack_store, tmp_path)  # the pack already imported: the start-up import is a hash check
     env = {"APCA_API_KEY_ID": "PKLEAKTEST000001", "APCA_API_SECRET_KEY": "leak-test-secret", "CUTCYCLE_DATA_DIR": str(pack_dir),
            "APCA_API_BASE_URL": EVIL[0].format(port=9), "HTTP_PROXY": proxy.url, "HTTPS_PROXY": proxy.url}
     sets = [f'--set=data.store_dir="{tmp_path}"', '--set=alpaca.data_url="http://api.alpaca.markets\\\\@127.0.0.1:9"', "--set=fred.series=[]"]

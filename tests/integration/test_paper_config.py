@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import stat
+from collections.abc import Callable
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from backtest.replay import session_plan
 from clock import NEW_YORK, ManualClock
 from config.loader import load_config
 from datastore.store import Store
 from main import main
+from review.runs import open_runs
 from tests.integration.test_paper_support import KEYS, Rig, rig
 
 START, END = date(2024, 7, 1), date(2024, 7, 3)  # neutral regime: IWM held at [strategy] base_weight
@@ -44,22 +48,46 @@ def _iwm_weights(decisions: list[sqlite3.Row]) -> set[float]:
     return {json.loads(d["target_json"])["weights"]["IWM"] for d in decisions}
 
 
-def test_set_overrides_of_every_section_reach_the_simulated_session(pack_store: Store, pack_dir: Path, tmp_path: Path) -> None:
+def _strategy(config: dict[str, Any], decisions: list[sqlite3.Row], _url: str) -> None:
+    assert config["strategy"]["base_weight"] == 0.9 and _iwm_weights(decisions) == {0.9}  # journaled and sized with
+
+
+def _signals(config: dict[str, Any], decisions: list[sqlite3.Row], _url: str) -> None:
+    assert config["signals"]["decision_time"] == "16:20"  # the snapshot is taken at the configured time
+    assert {datetime.fromisoformat(d["as_of"]).astimezone(NEW_YORK).time() for d in decisions} == {time(16, 20)}
+
+
+def _backtest(config: dict[str, Any], _decisions: list[sqlite3.Row], _url: str) -> None:
+    assert config["backtest"]["initial_cash"] == 50000 and config["backtest"]["option_haircut"] == 0.2  # journaled as given
+
+
+def _alpaca(config: dict[str, Any], _decisions: list[sqlite3.Row], url: str) -> None:
+    assert config["alpaca"]["feed"] == "sip" and config["alpaca"]["read_timeout_seconds"] == 7.5
+    assert config["alpaca"]["trading_url"] == url  # the URL the clients really used
+
+
+SECTIONS: dict[str, tuple[list[str], Callable[[dict[str, Any], list[sqlite3.Row], str], None]]] = {
+    "strategy": (["--set", "strategy.base_weight=0.9"], _strategy),
+    "signals": (["--set", 'signals.decision_time="16:20"'], _signals),
+    "backtest": (["--set", "backtest.initial_cash=50000", "--set", "backtest.option_haircut=0.2"], _backtest),
+    "alpaca": (["--set", 'alpaca.feed="sip"', "--set", "alpaca.read_timeout_seconds=7.5"], _alpaca),
+}
+
+
+@pytest.mark.parametrize("section", list(SECTIONS))
+def test_set_overrides_of_each_section_reach_the_simulated_session(pack_store: Store, pack_dir: Path, tmp_path: Path, section: str) -> None:
+    options, check = SECTIONS[section]
     with rig(pack_store, tmp_path, START, END) as r:
-        config, decisions = _simulate(r, pack_dir, "--set", "strategy.base_weight=0.9", "--set", 'signals.decision_time="16:20"',
-                                      "--set", "backtest.initial_cash=50000", "--set", 'alpaca.feed="sip"',
-                                      "--set", "alpaca.read_timeout_seconds=7.5")
+        config, decisions = _simulate(r, pack_dir, *options)
     # the Friday before START is decided at the first wake-up (its intents are for START's open), then each day
     assert [d["day"] for d in decisions] == ["2024-06-28", "2024-07-01", "2024-07-02", "2024-07-03"]
-    # [strategy]: the journaled value is the one the decisions sized with
-    assert config["strategy"]["base_weight"] == 0.9 and _iwm_weights(decisions) == {0.9}
-    # [signals]: the snapshot is taken at the configured time
-    assert config["signals"]["decision_time"] == "16:20"
-    assert {datetime.fromisoformat(d["as_of"]).astimezone(NEW_YORK).time() for d in decisions} == {time(16, 20)}
-    # [backtest] and [alpaca]: journaled as given; the trading URL is the one the clients used
-    assert config["backtest"]["initial_cash"] == 50000
-    assert config["alpaca"]["feed"] == "sip" and config["alpaca"]["read_timeout_seconds"] == 7.5
-    assert config["alpaca"]["trading_url"] == r.server.url and config["mode"] == "simulate"
+    assert config["mode"] == "simulate"
+    check(config, decisions, r.server.url)
+    with open_runs([r.folder / "simulations"]) as source:  # `parity` replays the session with what it journaled
+        plan = session_plan(source.run("simulate-"))
+    given = load_config(None, options[1::2]).config
+    assert (plan.strategy, plan.signals, plan.backtest) == (given.strategy, given.signals, given.backtest)
+    assert stat.S_IMODE((r.folder / "simulations").stat().st_mode) == 0o700  # R34: every state directory is private
 
 
 def test_a_variant_file_reaches_the_simulated_session(pack_store: Store, pack_dir: Path, tmp_path: Path) -> None:

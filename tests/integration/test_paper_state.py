@@ -96,3 +96,13 @@ def test_a_state_directory_no_session_used_starts_fresh(pack_store: Store, tmp_p
         (r.folder / "paper" / "paper.sqlite").write_bytes(b"")  # created empty, never used: no heartbeat, no WAL
         journal = _earlier_session(r)
         assert journal.stat().st_size > 0
+
+
+def test_run_ids_do_not_collide_when_the_clock_steps_back(pack_store: Store, tmp_path: Path) -> None:
+    """Three starts stamped with the same second (the clock stepped back, or a quick restart): three runs, no IntegrityError."""
+    with rig(pack_store, tmp_path, DAY, date(2024, 7, 12), at=datetime.combine(DAY, time(16, 31), tzinfo=NEW_YORK)) as r:
+        ids = []
+        for _ in range(3):
+            with r.session(mode="paper") as (s, _runner):
+                ids.append(s.deps.run_id)
+    assert ids == ["paper-20240709T203100", "paper-20240709T203100-2", "paper-20240709T203100-3"]

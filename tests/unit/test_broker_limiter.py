@@ -69,3 +69,11 @@ def test_reset_header_is_epoch_seconds_against_the_wall_clock() -> None:
     assert reset_wait({"X-Ratelimit-Reset": str(int(now) - 7)}, wall) == 0
     assert reset_wait({"Retry-After": "3"}, wall) == 3
     assert reset_wait({"X-Ratelimit-Reset": "soon"}, wall) is None
+
+
+def test_a_reset_stamped_by_another_clock_is_not_trusted() -> None:
+    """A simulation at 2024 against an emulator whose clock is in 2026 said "retry in 73189233 s" and stalled every
+    429 for the longest pause: a reset beyond Alpaca's one-minute window is another clock's and falls back to the default."""
+    wall = ManualClock(new_york("2024-07-01", "08:45"))
+    assert reset_wait({"X-Ratelimit-Reset": str(int(wall.now().timestamp()) + 73_189_233)}, wall) is None
+    assert reset_wait({"X-Ratelimit-Reset": str(int(wall.now().timestamp()) + 60)}, wall) == 60
