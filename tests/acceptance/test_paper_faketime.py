@@ -223,6 +223,8 @@ def test_three_days_on_a_faked_clock_with_a_restart_a_half_day_and_a_sigstop_acr
         t.wait(lambda: bool(t.rows("SELECT 1 FROM fills WHERE symbol='IWM'")), "the intraday reconcile of the open order")
         assert sum(float(q) for (q,) in t.rows("SELECT qty FROM fills WHERE symbol='IWM'")) == 7
         t.wait(lambda: (b := t.heartbeat) is not None and b["extra"].get("intraday_reconciles", 0) >= 1, "the reconcile in the heartbeat")
+        held = t.check_status(running=True)["holdings"]
+        assert held["source"] == "journal" and {p["symbol"]: p["qty"] for p in held["positions"]} == {"IWM": 7}
 
         # 11:30 expiry, 16:30 decision.
         t.wall.set(_ny(TUESDAY, 11, 29, 57))

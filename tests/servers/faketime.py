@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import glob
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from clock import SystemClock, ensure_utc
@@ -69,8 +69,6 @@ class FakeWall:
 
     def now(self) -> datetime:
         """What the faked processes read now (give or take the one-second cache)."""
-        from datetime import timedelta
-
         return SystemClock().now() + timedelta(seconds=self._offset)
 
     def _write(self) -> None:
