@@ -33,23 +33,25 @@ def test_grid_file(tmp_path: Path) -> None:
 
 
 def _tasks(tmp: Path, weights: list[float]) -> tuple[list[VariantTask], str]:
+    """One task per IWM weight cap: the cap binds in every regime that holds IWM, so the variants differ in any window
+    (base_weight alone binds only in neutral and tightening days, which a window may not have)."""
     cfg = load_config().config
     key = signal_key(cfg.signals)
     created = datetime(2026, 1, 1, tzinfo=UTC)
     tasks = []
     for i, w in enumerate(weights):
-        strat = cfg.strategy.model_copy(update={"base_weight": w})
-        spec = RunSpec(f"sw-{i}", f"base_weight={w}", created, {"base_weight": w}, "test", kind="sweep_member", parent_id="sw")
-        tasks.append(VariantTask(i, (f"strategy.base_weight={w}",), strat, cfg.backtest, key, START, END, spec, tmp / f"m{i}.sqlite"))
+        strat = cfg.strategy.model_copy(update={"max_iwm_weight": w})
+        spec = RunSpec(f"sw-{i}", f"max_iwm_weight={w}", created, {"max_iwm_weight": w}, "test", kind="sweep_member", parent_id="sw")
+        tasks.append(VariantTask(i, (f"strategy.max_iwm_weight={w}",), strat, cfg.backtest, key, START, END, spec, tmp / f"m{i}.sqlite"))
     return tasks, key
 
 
 def test_pool_and_executor_paths_agree(pack_inputs: Inputs, tmp_path: Path) -> None:
-    tasks, key = _tasks(tmp_path / "a", [0.2, 0.8])
+    tasks, key = _tasks(tmp_path / "a", [0.3, 1.0])
     days = pack_inputs.market.sessions("IWM", START, END)
     shared = SharedInputs(pack_inputs.market, {key: history(pack_inputs.pit, days, load_config().config.signals)})
     pooled = run_local(shared, tasks, 2)
-    tasks_b, _ = _tasks(tmp_path / "b", [0.2, 0.8])
+    tasks_b, _ = _tasks(tmp_path / "b", [0.3, 1.0])
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as ex:
         executed = list(run_on_executor(ex, shared, tasks_b))
     assert [r.metrics for r in pooled] == [r.metrics for r in executed]

@@ -21,11 +21,11 @@ START, END = date(2007, 1, 3), date(2008, 12, 31)
 
 
 def test_dask_run_equals_local_run(pack_inputs: Inputs, tmp_path: Path) -> None:
-    tasks, key = _tasks(tmp_path / "local", [0.2, 0.5, 0.8])
+    tasks, key = _tasks(tmp_path / "local", [0.3, 0.6, 1.0])
     days = pack_inputs.market.sessions("IWM", START, END)
     shared = SharedInputs(pack_inputs.market, {key: history(pack_inputs.pit, days, load_config().config.signals)})
     local = run_tasks(shared, tasks, processes=1)
-    remote_tasks, _ = _tasks(tmp_path / "dask", [0.2, 0.5, 0.8])
+    remote_tasks, _ = _tasks(tmp_path / "dask", [0.3, 0.6, 1.0])
     local_cluster: Any = distributed.LocalCluster  # distributed ships without type annotations
     with local_cluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         done: list[int] = []
