@@ -13,6 +13,12 @@ Rules, in priority order (the first that fires wins; the next one that fires is 
    < 0.75 pp above its 12-month low, claims not surging), credit calm (HY OAS < 5.5), and fewer than 2 recession warnings.
 6. **neutral** - none of the above.
 
+Hysteresis bands: `classify(..., held=...)` judges yesterday's call on its exit lines (the `*_exit` thresholds:
+soft landing stays up to core PCE 3.2 %, unemployment +0.9 pp, HY OAS 6; crisis down to stress 1.5, VIX 30, HY OAS
+7; recession warnings down to Sahm 0.4, claims +10 %, HY +0.75 pp or z 1.25) and every other regime on its entry
+lines; a call that stands only thanks to its band says so first ("soft_landing held: core PCE 3.05 above the 3
+entry line but below the 3.2 exit line"). signals/stability.py then turns the verdicts into the stable call.
+
 Fallbacks (named in `RegimeCall.fallback`): real-time Sahm -> Sahm computed from UNRATE; STLFSI4 -> NFCI; HY OAS
 (from 1997) -> Baa-10y spread with its own thresholds; VIX bars -> FRED's VIXCLS; core PCE -> core CPI. A stale
 input's last known value stands in (noted). A rule whose inputs are all missing does not fire and says so; when
