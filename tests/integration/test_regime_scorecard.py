@@ -184,5 +184,6 @@ def test_compare_shows_a_variants_scorecard_beside_the_default(state: str, pack_
     assert a["blips"] == 0 and b["changes"] > a["changes"]
     variant = json.loads(_cli(state, pack_dir, *raw_variant, "regimes", *window, "--json"))  # a variant's scorecard before any backtest
     assert b["spells"] == variant["spells"]
-    text = _cli(state, pack_dir, "compare", stable, raw)
+    text = _cli(state, pack_dir, "compare", stable, raw, "--out", str(tmp_path / "cmp.html"))
     assert f"regime calls: A {a['changes']} changes" in text and "recession from 2008-01: first call lead (A | B)" in text
+    assert '<section id="regimes">' in (tmp_path / "cmp.html").read_text()
