@@ -316,6 +316,14 @@ def cmd_events(app: App, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+REGIMES_START = date(1995, 1, 3)  # the regime inputs (claims, stress via NFCI, Baa spreads) give a call from here
+
+
+def recession_months(store: Store) -> Any:
+    """NBER recession months (USREC by month: labels for judging calls afterwards, never a decision input), or None."""
+    return store.observations("USREC").set_index("period")["value"] if "USREC" in store.series_ids() else None
+
+
 def cmd_regimes(app: App, args: argparse.Namespace) -> int:
     from signals import cli as sig
     from signals.build import session_days, snapshot_history
@@ -325,14 +333,15 @@ def cmd_regimes(app: App, args: argparse.Namespace) -> int:
     pit, schedule = _signal_inputs(app)
     start = parse_day(args.start, "--start") if args.start else REGIMES_START
     end = parse_day(args.end, "--end") if args.end else _last_session(pit)
+    if end < start:
+        raise UsageError(f"regimes: --end {end} is before --start {start}")
     days = session_days(pit, start, end)
     if not days:
         raise UsageError(f"regimes: no sessions between {start} and {end} in the store")
-    snaps = snapshot_history(pit, days, app.cfg.signals, schedule)
-    store = app.store()
-    labels = store.observations("USREC").set_index("period")["value"] if "USREC" in store.series_ids() else None
+    labels = recession_months(app.store())
     if labels is None:
         raise UsageError("regimes: the store has no USREC (NBER recession months) to judge the calls against")
+    snaps = snapshot_history(pit, days, app.cfg.signals, schedule)
     prices = closes(pit, ("IWM", "SPY"))
     card = scorecard(days, [s.regime.name for s in snaps], prices, labels)
     if args.chart:
@@ -343,9 +352,6 @@ def cmd_regimes(app: App, args: argparse.Namespace) -> int:
     else:
         print(sig.scorecard_text(card), end="")
     return EXIT_OK
-
-
-REGIMES_START = date(1995, 1, 3)  # the regime inputs (claims, stress via NFCI, Baa spreads) give a call from here
 
 
 # -- backtests ---------------------------------------------------------------------------------------------------
@@ -605,9 +611,13 @@ def cmd_compare(app: App, args: argparse.Namespace) -> int:
     from review.cli import compare_command
 
     out = Path(args.out) if args.out else None
-    store = app.store()
-    closes: dict[str, Any] = {s: store.bars(s)["close"].astype(float) for s in ("IWM", "SPY") if s in store.symbols()}
-    labels = store.observations("USREC").set_index("period")["value"] if "USREC" in store.series_ids() else None
+    closes: dict[str, Any] | None = None
+    labels = None
+    try:  # the regime scorecards need the store's IWM/SPY closes and NBER months; the rest of compare reads journals only
+        store = app.store()
+        closes, labels = {s: store.bars(s)["close"].astype(float) for s in ("IWM", "SPY") if s in store.symbols()}, recession_months(store)
+    except DataError as exc:
+        log.warning("compare without the regime scorecards: %s", exc)
     print(compare_command(journal_paths(app), args.run_a, args.run_b, fmt=_fmt(args), out=out, closes=closes, recession_months=labels))
     return EXIT_OK
 

@@ -272,5 +272,7 @@ def compare_html(c: Comparison) -> str:
         page.section("config", "Config differences", config if c.config_diff else "<p>none</p>"),
         page.section("decisions", f"Days the decisions differ ({len(c.diffs)})",
                      page.table(["day", "what", "regime A", "regime B", "weights A", "weights B", "why"], rows, "decision-diffs")),
+        *([page.section("regimes", "Regime calls, side by side", f"<pre>{escape(chr(10).join(render_scorecards(*c.scorecards)))}</pre>")]
+          if c.scorecards else []),
     ])
     return page.page(f"cutcycle compare {c.a.run_id} vs {c.b.run_id}", body)

@@ -13,6 +13,12 @@ Rules, in priority order (the first that fires wins; the next one that fires is 
    < 0.75 pp above its 12-month low, claims not surging), credit calm (HY OAS < 5.5), and fewer than 2 recession warnings.
 6. **neutral** - none of the above.
 
+Hysteresis bands: `classify(..., held=...)` judges yesterday's call on its exit lines (the `*_exit` thresholds:
+soft landing stays up to core PCE 3.2 %, unemployment +0.9 pp, HY OAS 6; crisis down to stress 1.5, VIX 30, HY OAS
+7; recession warnings down to Sahm 0.4, claims +10 %, HY +0.75 pp or z 1.25) and every other regime on its entry
+lines; a call that stands only thanks to its band says so first ("soft_landing held: core PCE 3.05 above the 3.0
+entry line but below the 3.2 exit line"). signals/stability.py then turns the verdicts into the stable call.
+
 Fallbacks (named in `RegimeCall.fallback`): real-time Sahm -> Sahm computed from UNRATE; STLFSI4 -> NFCI; HY OAS
 (from 1997) -> Baa-10y spread with its own thresholds; VIX bars -> FRED's VIXCLS; core PCE -> core CPI. A stale
 input's last known value stands in (noted). A rule whose inputs are all missing does not fire and says so; when
@@ -90,10 +96,15 @@ def _in_band(label: str, value: float | None, entry: float, exit_line: float, *,
     if value is None:
         return None
     if high_fires and exit_line <= value < entry:
-        return f"{label} {value:.2f} below the {entry:g} entry line but above the {exit_line:g} exit line"
+        return f"{label} {value:.2f} below the {_line(entry)} entry line but above the {_line(exit_line)} exit line"
     if not high_fires and entry < value <= exit_line:
-        return f"{label} {value:.2f} above the {entry:g} entry line but below the {exit_line:g} exit line"
+        return f"{label} {value:.2f} above the {_line(entry)} entry line but below the {_line(exit_line)} exit line"
     return None
+
+
+def _line(x: float) -> str:
+    """A threshold as people write it: 3.0, 0.75, 35.0."""
+    return f"{x:.1f}" if x == round(x, 1) else f"{x:g}"
 
 
 def _crisis(x: _Inputs, p: RegimeParams, band: bool = False) -> tuple[RuleResult, list[str]]:

@@ -46,7 +46,7 @@ INTEREST_AND_ITS_CONSEQUENCES = (
     "follows the order difference (other quantity)",
     "position differs (from an earlier order or fill)",
 )
-PLANTED_DAY = "2024-08-14"  # a soft-landing day, IWM fully built
+PLANTED_DAY = "2024-08-21"  # a soft-landing day, IWM fully built, past the dwell of the 2024-07-31 step back to soft landing
 HY_OAS = "BAMLH0A0HYM2"
 
 

@@ -18,7 +18,7 @@ from tests.integration.test_backtest_support import pack_inputs
 
 __all__ = ["pack_inputs"]
 
-START, END = date(2007, 1, 3), date(2008, 12, 31)
+START, END = date(2007, 1, 3), date(2009, 12, 31)  # to 2009: the stable calls hold no neutral or tightening day in 2007-08
 
 
 def test_grid_file(tmp_path: Path) -> None:

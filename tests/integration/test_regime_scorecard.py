@@ -184,5 +184,38 @@ def test_compare_shows_a_variants_scorecard_beside_the_default(state: str, pack_
     assert a["blips"] == 0 and b["changes"] > a["changes"]
     variant = json.loads(_cli(state, pack_dir, *raw_variant, "regimes", *window, "--json"))  # a variant's scorecard before any backtest
     assert b["spells"] == variant["spells"]
-    text = _cli(state, pack_dir, "compare", stable, raw)
+    text = _cli(state, pack_dir, "compare", stable, raw, "--out", str(tmp_path / "cmp.html"))
     assert f"regime calls: A {a['changes']} changes" in text and "recession from 2008-01: first call lead (A | B)" in text
+    assert '<section id="regimes">' in (tmp_path / "cmp.html").read_text()
+
+
+def _runs(calls: list[str]) -> list[tuple[str, int]]:
+    out: list[list[Any]] = []
+    for call in calls:
+        if out and out[-1][0] == call:
+            out[-1][1] += 1
+        else:
+            out.append([call, 1])
+    return [(str(r[0]), int(r[1])) for r in out]
+
+
+def test_1995_to_2026_has_no_blip_shorter_than_the_confirmation_and_at_most_half_the_rules_changes(pit: PitData) -> None:
+    days = session_days(pit, date(1995, 1, 3), date(2026, 6, 9))
+    stable = _runs([s.regime.name for s in snapshot_history(pit, days, P)])
+    rules = _runs([s.call.rules_call for s in snapshot_history(pit, days, RULES_ONLY) if s.call is not None])
+    assert len(stable) - 1 <= (len(rules) - 1) // 2, (len(stable) - 1, len(rules) - 1)
+    shortest = min(*P.stability.confirm.model_dump().values(), P.stability.dwell_sessions)  # 10 sessions by default
+    for before, spell, after in zip(stable, stable[1:], stable[2:], strict=False):
+        if before[0] == after[0] and after[0] != "crisis":
+            assert spell[1] >= shortest, (before, spell, after)
+
+
+# The rules on their own: every band at its entry line, every step taken the session the rules call it.
+RULES_ONLY = SignalParams.model_validate({
+    "stability": {"dwell_sessions": 0, "confirm": dict.fromkeys(("crisis", "late_cuts", "recession_risk", "tightening", "neutral"), 1)},
+    "regime": {
+        "crisis": {"stlfsi_exit": 2.0, "nfci_exit": 0.5, "vix_exit": 35.0, "hy_oas_exit": 8.0, "baa_exit": 3.5},
+        "recession": {"sahm_exit": 0.5, "claims_rise_exit": 0.15, "hy_change_exit": 1.0, "hy_z_exit": 1.5, "baa_change_exit": 0.35, "baa_z_exit": 1.5},
+        "soft_landing": {"core_pce_exit": 3.0, "unemployment_rise_exit": 0.75, "hy_oas_exit": 5.5, "baa_exit": 2.75},
+    },
+})

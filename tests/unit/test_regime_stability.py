@@ -54,7 +54,7 @@ def test_core_pce_oscillating_around_the_entry_line_gives_one_call() -> None:
     calls = run([soft(core_pce_12m=v, core_pce_6m_ann=v + 0.1) for v in wobble])
     assert {c.name for c in calls} == {"soft_landing"}
     held = calls[1]  # 3.05: above the 3.0 entry line, below the 3.2 exit line
-    assert held.reasons[0] == "soft_landing held: core PCE 3.05 above the 3 entry line but below the 3.2 exit line"
+    assert held.reasons[0] == "soft_landing held: core PCE 3.05 above the 3.0 entry line but below the 3.2 exit line"
     assert not calls[0].reasons[0].startswith("soft_landing held")  # 2.95 fires on the entry line
 
 
@@ -83,7 +83,7 @@ def test_a_crisis_is_called_the_same_session_and_left_only_when_stress_is_below_
     calls = run([soft()] * 3 + [panic] + [fading] * 12 + [calm] * 15)
     names = [c.name for c in calls]
     assert names[3] == "crisis"  # not delayed
-    assert names[4:16] == ["crisis"] * 12 and calls[4].reasons[0].startswith("crisis held: stress stlfsi 1.80 below the 2 entry line")
+    assert names[4:16] == ["crisis"] * 12 and calls[4].reasons[0].startswith("crisis held: stress stlfsi 1.80 below the 2.0 entry line")
     leave = 16 + P.stability.confirm.crisis - 1
     assert names[16:leave] == ["crisis"] * (leave - 16) and names[leave] != "crisis"
 
