@@ -16,14 +16,15 @@ from tqdm import tqdm
 
 from backtest import metrics
 from backtest.inputs import (
-    history,
     journal_dir,
     load_inputs,
     open_store,
     signal_key,
+    snapshot_cache_dir,
     window,
 )
 from backtest.run import PROJECT_ROOT, BacktestResult, RunSpec, code_version, config_hash, run_backtest
+from backtest.snapshot_cache import SnapshotCache
 from backtest.sweep import SharedInputs, VariantTask, rank, ranked_table, read_grid, run_local, write_outputs
 from clock import Clock
 from config.loader import load_config
@@ -63,7 +64,8 @@ def backtest_command(
         store.close()
     first, last = window(inputs.market, strategy.symbol, costs, start, end)
     days = inputs.market.sessions(strategy.symbol, first, last)
-    snapshots = history(inputs.pit, days, signals)
+    cache = SnapshotCache(snapshot_cache_dir(cfg))
+    snapshots = cache.history(inputs.pit, days, signals, inputs.market.versions)
     created = clock.now()
     effective = {"strategy": strategy.model_dump(), "backtest": costs.model_dump(), "signals": signals.model_dump(), "sources": list(loaded.sources)}
     base_id = f"bt-{created:%Y%m%dT%H%M%S}-{config_hash(effective)[:6]}"
@@ -86,6 +88,7 @@ def backtest_command(
             progress=lambda: bar.update(1),
             clock=clock,
         )
+    cache.save_new()  # with the journal blocks this run packed: the next run on the same data copies them
     return BacktestOutcome(result, render(result, as_json))
 
 
@@ -138,7 +141,8 @@ def sweep_command(
         store.close()
     first, last = window(inputs.market, strategies[0].symbol, costs[0], start, end)
     days = inputs.market.sessions(strategies[0].symbol, first, last)
-    histories = {key: history(inputs.pit, days, params) for key, params in signal_sets.items()}
+    cache = SnapshotCache(snapshot_cache_dir(base))
+    histories = {key: cache.history(inputs.pit, days, params, inputs.market.versions) for key, params in signal_sets.items()}
     shared = SharedInputs(inputs.market, histories)
     created = clock.now()
     sweep_id = f"sweep-{created:%Y%m%dT%H%M%S}"

@@ -4,7 +4,7 @@ and the snapshot history (computed once, shared by every run that uses the same 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -16,6 +16,7 @@ from config.schema import AppConfig, LabelOnly
 from datastore.pack_import import import_pack
 from datastore.pit import PitData
 from datastore.store import Store
+from journal.decision_blocks import SnapshotBlocks
 from signals.build import snapshot_history
 from signals.params import SignalParams
 from signals.snapshot import Snapshot
@@ -70,9 +71,17 @@ def window(market: MarketData, symbol: str, costs: BacktestParams, start: str | 
     return first, last
 
 
-def history(pit: PitData, days: Sequence[date], params: SignalParams) -> dict[date, Snapshot]:
+class SnapshotHistory(dict[date, Snapshot]):
+    """Snapshots by session day, with their decision-record blocks (`blocks`), packed once for every run on them."""
+
+    def __init__(self, snapshots: Iterable[Snapshot]) -> None:
+        super().__init__((s.day, s) for s in snapshots)
+        self.blocks = SnapshotBlocks(list(self), self.get)
+
+
+def history(pit: PitData, days: Sequence[date], params: SignalParams) -> SnapshotHistory:
     """The snapshot after each session's close, from point-in-time data only."""
-    return {s.day: s for s in snapshot_history(pit, list(days), params)}
+    return SnapshotHistory(snapshot_history(pit, list(days), params))
 
 
 def signal_key(params: SignalParams) -> str:
@@ -82,3 +91,7 @@ def signal_key(params: SignalParams) -> str:
 
 def journal_dir(cfg: AppConfig) -> Path:
     return store_dir(cfg) / "journals"
+
+
+def snapshot_cache_dir(cfg: AppConfig) -> Path:
+    return store_dir(cfg) / "cache"

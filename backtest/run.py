@@ -21,6 +21,7 @@ from backtest.record import RunLog
 from broker.backtest_bridge import simulate
 from clock import Clock
 from datastore.store import Store
+from journal.decision_blocks import DecisionWriter, SnapshotBlocks
 from journal.journal import Journal
 from signals.snapshot import Snapshot
 from strategies.params import BacktestParams, StrategyParams
@@ -124,7 +125,10 @@ def run_backtest(
         symbols.append(strategy.crisis.defensive_symbol)
     bars = {s: market.bars[s] for s in symbols}
     journal = Journal(journal_path) if journal_path is not None else None
-    log = RunLog(journal, spec.run_id, compact=snapshot_detail == "compact")
+    blocks = getattr(snapshots, "blocks", None)  # a SnapshotHistory packs its records once for every run on it
+    if not isinstance(blocks, SnapshotBlocks):
+        blocks = SnapshotBlocks(market.sessions(strategy.symbol, start, end), lookup)
+    log = RunLog(journal, spec.run_id, writer=DecisionWriter(blocks, snapshot_detail) if journal is not None else None)
     try:
         if journal is not None:
             journal.start_run(
@@ -145,6 +149,7 @@ def run_backtest(
             simulate(bars, market.vix, lookup, strategy, costs, log, start=start, end=end, progress=progress)
         finally:
             if journal is not None:
+                log.write_pending()
                 journal.close_batch()
         result = _result(log, market, strategy, costs, spec, journal_path)
         if journal is not None:

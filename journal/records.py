@@ -18,7 +18,7 @@ from signals.snapshot import Snapshot
 
 
 @lru_cache(maxsize=64)
-def _field_names(kind: Any) -> tuple[str, ...]:
+def field_names(kind: Any) -> tuple[str, ...]:
     return tuple(f.name for f in fields(kind))
 
 
@@ -38,7 +38,7 @@ def plain(value: Any) -> Any:
     if kind is datetime or kind is date:
         return value.isoformat()
     if is_dataclass(value):
-        return {name: plain(getattr(value, name)) for name in _field_names(kind)}
+        return {name: plain(getattr(value, name)) for name in field_names(kind)}
     if isinstance(value, float):
         return None if math.isnan(value) else float(value)
     return value

@@ -17,10 +17,10 @@ import pandas as pd
 from clock import ensure_utc
 from datastore.pit import PitData
 from datastore.store import Store
-from signals.fomc import CalendarMeeting, Decision, TargetPath, at_new_york, calendar, derive_decisions
+from signals.fomc import CalendarMeeting, TargetPath, at_new_york, calendar, derive_decisions
 from signals.indicators import SERIES_IDS, SYMBOLS, IndicatorBook
 from signals.params import SignalParams
-from signals.phase import Pricing, cycle_phase
+from signals.phase import PhaseTracker, Pricing
 from signals.regime import classify
 from signals.snapshot import Market, Reading, Snapshot
 
@@ -65,27 +65,9 @@ def _market(r: dict[str, Reading]) -> Market:
     )
 
 
-def _assemble(
-    book: IndicatorBook,
-    decisions: Sequence[Decision],
-    meetings: Sequence[CalendarMeeting],
-    as_of: datetime,
-    day: date,
-    params: SignalParams,
-) -> Snapshot:
-    return _compose(book.readings(as_of), decisions, meetings, as_of, day, params)
-
-
-def _compose(
-    readings: dict[str, Reading],
-    decisions: Sequence[Decision],
-    meetings: Sequence[CalendarMeeting],
-    as_of: datetime,
-    day: date,
-    params: SignalParams,
-) -> Snapshot:
+def _compose(readings: dict[str, Reading], phases: PhaseTracker, as_of: datetime, day: date, params: SignalParams) -> Snapshot:
     pricing = Pricing(readings["two_year"].value, readings["bill_3m"].value, readings["effr"].value)
-    phase = cycle_phase(as_of, meetings, decisions, params.phase, pricing)
+    phase = phases.at(as_of, pricing)
     regime = classify(readings, phase, as_of, params.regime)
     warnings = phase.warnings + ((f"regime fallback: {regime.fallback}",) if regime.fallback else ())
     return Snapshot(as_of, day, phase, readings, regime, _market(readings), warnings)
@@ -102,7 +84,8 @@ def build_snapshot(
     as_of = ensure_utc(as_of)
     book = IndicatorBook.build(pit, as_of, params.indicators)
     decisions = derive_decisions(target_path(pit, as_of), pit.meetings, params.phase)
-    snap = _assemble(book, decisions, calendar(pit.meetings, schedule), as_of, day, params)
+    phases = PhaseTracker(calendar(pit.meetings, schedule), decisions, params.phase)
+    snap = _compose(book.readings(as_of), phases, as_of, day, params)
     for warning in snap.phase.warnings:
         log.warning("as of %s: %s", as_of.isoformat(), warning)
     return snap
@@ -118,9 +101,9 @@ def snapshot_history(
     cutoff = max(instants)
     book = IndicatorBook.build(pit, cutoff, params.indicators)
     decisions = derive_decisions(target_path(pit, cutoff), pit.meetings, params.phase)
-    meetings = calendar(pit.meetings, schedule)
+    phases = PhaseTracker(calendar(pit.meetings, schedule), decisions, params.phase)  # one pass over the decisions
     rows = book.readings_at(instants)
-    out = [_compose(r, decisions, meetings, t, d, params) for r, t, d in zip(rows, instants, days, strict=True)]
+    out = [_compose(r, phases, t, d, params) for r, t, d in zip(rows, instants, days, strict=True)]
     seen: set[str] = set()
     for snap in out:
         for warning in snap.phase.warnings:

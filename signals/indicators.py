@@ -177,13 +177,18 @@ class IndicatorBook:
                 continue
             limit = self._stale_ns(spec.frequency)
             idx = np.searchsorted(c.available, ns, side="right") - 1
-            for row, i, t in zip(out, idx.tolist(), ns.tolist(), strict=True):
+            stale_at = (ns - c.available[np.maximum(idx, 0)] > limit).tolist()
+            last: tuple[int, bool] | None = None
+            reading = MISSING
+            for row, i, stale in zip(out, idx.tolist(), stale_at, strict=True):
                 if i < 0:
                     row[name] = MISSING
                     continue
-                stale = t - int(c.available[i]) > limit
-                value = c.values[i]
-                row[name] = Reading(None if stale else value, c.periods[i], c.available_at[i], stale, value)
+                if last != (i, stale):  # the same observation, equally stale: the same Reading as the day before
+                    value = c.values[i]
+                    reading = Reading(None if stale else value, c.periods[i], c.available_at[i], stale, value)
+                    last = (i, stale)
+                row[name] = reading
         return out
 
     def readings(self, as_of: datetime) -> dict[str, Reading]:
