@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copyreg
 import hashlib
-import io
 import logging
 import os
 import pickle
@@ -32,6 +31,7 @@ log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CODE = ("signals", "datastore", "journal/decision_blocks.py", "journal/records.py", "backtest/inputs.py", "backtest/snapshot_cache.py")
 FORMAT = 1
+_CHUNK = 250  # snapshots per pickle in a cache file
 
 
 def _code_hash(root: Path) -> str:
@@ -89,7 +89,8 @@ class SnapshotCache:
         path = self._path(key)
         try:
             with path.open("rb") as fh:
-                snapshots, blocks = pickle.load(fh)
+                chunks, blocks = pickle.load(fh)
+                snapshots = [s for _ in range(chunks) for s in pickle.load(fh)]
         except FileNotFoundError:
             return None
         except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as exc:
@@ -110,12 +111,15 @@ class SnapshotCache:
 
     def _save(self, key: str, snapshots: list[Snapshot], blocks: Any) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        buf = io.BytesIO()
-        pickler = pickle.Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL)
-        pickler.dispatch_table = {**copyreg.dispatch_table, **_TABLE}
-        pickler.dump((snapshots, blocks))
         tmp = self._path(key).with_suffix(f".tmp{os.getpid()}")
-        tmp.write_bytes(buf.getvalue())
+        chunks = [snapshots[i : i + _CHUNK] for i in range(0, len(snapshots), _CHUNK)]
+        with tmp.open("wb") as fh:  # streamed, in chunks: a pickler's memo holds everything it wrote (memory)
+            pickler = pickle.Pickler(fh, protocol=pickle.HIGHEST_PROTOCOL)
+            pickler.dispatch_table = {**copyreg.dispatch_table, **_TABLE}
+            pickler.dump((len(chunks), blocks))
+            for chunk in chunks:
+                pickler.clear_memo()
+                pickler.dump(chunk)
         os.replace(tmp, self._path(key))
         entries = sorted(self.folder.glob("snapshots-*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
         for stale in entries[self.keep :]:
