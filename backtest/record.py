@@ -64,6 +64,10 @@ class RunLog:
     decisions: list[tuple[date, str, dict[str, Any]]] = field(default_factory=list)
     settlements: list[tuple[date, str, int, float]] = field(default_factory=list)  # day, symbol, qty, cash
 
+    @property
+    def journaled(self) -> bool:
+        return self.journal is not None
+
     def decision(self, snapshot: Snapshot, target: TargetPortfolio, intents: Sequence[OrderIntent], *, sent: bool) -> None:
         target_json = target.to_json()
         self.decisions.append((snapshot.day, target.regime, target_json))
