@@ -281,7 +281,7 @@ def cmd_sweep(app: App, args: argparse.Namespace) -> int:
     print(
         sweep_command(
             Path(args.grid), args.config, args.overrides, start=args.start, end=args.end, clock=app.clock, env=app.env,
-            processes=args.processes, progress=not args.no_progress,
+            processes=args.processes, progress=not args.no_progress, full_journal=args.full_journal,
         )
     )
     return EXIT_OK
@@ -301,6 +301,9 @@ def add_backtest_commands(sub: Any) -> None:
     sweep.add_argument("--end", help="last day YYYY-MM-DD")
     sweep.add_argument("--processes", type=int, help="worker processes (default: all cores)")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sweep.add_argument("--full-journal", action="store_true",
+                       help="journal every member like a backtest (every decision with its indicators, positions); default: "
+                            "metrics, equity, trades and the decisions on days the target changed")
     sweep.set_defaults(handler=cmd_sweep)
 
 

@@ -122,6 +122,7 @@ def sweep_command(
     env: Mapping[str, str],
     processes: int | None = None,
     progress: bool = True,
+    full_journal: bool = False,
 ) -> str:
     """`main.py sweep GRID_FILE [--config F] [--set k=v ...] [--start D] [--end D]`: every grid point over the same
     window, in parallel (all cores unless the grid or `processes` says otherwise); a ranked table, CSV and JSON."""
@@ -157,10 +158,12 @@ def sweep_command(
             "overrides": [*overrides, *variant],
         }
         spec = RunSpec(f"{sweep_id}-{i:04d}", " ".join(variant), created, effective, version, kind="sweep_member", parent_id=sweep_id)
-        tasks.append(VariantTask(i, tuple(variant), strat, cost, signal_key(cfg.signals), first, last, spec, folder / f"member-{i:04d}.sqlite"))
+        tasks.append(VariantTask(i, tuple(variant), strat, cost, signal_key(cfg.signals), first, last, spec, folder / f"member-{i:04d}.sqlite",
+                                 full_journal))
     workers = processes if processes is not None else (grid.processes or (os.cpu_count() or 1))
     with tqdm(total=len(tasks), desc="sweep", unit="run", file=sys.stderr, disable=not progress) as bar:
         results = run_local(shared, tasks, min(workers, len(tasks)), on_done=lambda: bar.update(1))
+    cache.save_new()
     ranked = rank(results, grid.rank_by)
     csv_path, json_path = write_outputs(folder, ranked)
     return "\n".join(

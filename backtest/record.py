@@ -64,9 +64,12 @@ class RunLog:
     decisions: list[tuple[date, str, dict[str, Any]]] = field(default_factory=list)
     settlements: list[tuple[date, str, int, float]] = field(default_factory=list)  # day, symbol, qty, cash
 
+    _last_target: dict[str, Any] | None = None
+
     @property
     def journaled(self) -> bool:
-        return self.journal is not None
+        """Whether end-of-day positions are journaled (not in a compact sweep-member journal)."""
+        return self.journal is not None and (self.writer is None or self.writer.detail == "full")
 
     def decision(self, snapshot: Snapshot, target: TargetPortfolio, intents: Sequence[OrderIntent], *, sent: bool) -> None:
         target_json = target.to_json()
@@ -75,7 +78,12 @@ class RunLog:
             return
         if self.writer is None:
             raise ValueError("a journaled RunLog needs a DecisionWriter")
-        self.writer.add(snapshot, target_json, target.reasons)  # stored at the next commit, each part only when it changed
+        held = {k: v for k, v in target_json.items() if k not in ("day", "reasons")}
+        if self.writer.detail == "full" or intents or held != self._last_target:
+            # stored at the next commit, each part only when it changed; a compact journal (a sweep member) keeps
+            # only the decisions that changed the target or sent orders
+            self.writer.add(snapshot, target_json, target.reasons)
+            self._last_target = held
         at = snapshot.as_of
         for intent in intents:
             self.journal.record_intent(self.run_id, intent, at=at)
@@ -127,7 +135,8 @@ class RunLog:
         if self.journal is not None:
             day = row.day.isoformat()
             self._books.append((day, row.cash, row.shares_value, row.options_value, row.equity, row.interest, row.fees, row.regime))
-            self._positions.extend((day, p) for p in positions)
+            if self.journaled:
+                self._positions.extend((day, p) for p in positions)
             if len(self._books) >= self.commit_every:
                 self.write_pending()
                 self.journal.checkpoint()

@@ -116,8 +116,9 @@ def run_backtest(
 ) -> BacktestResult:
     """Simulate, journal as it goes (when `journal_path` is given) and compute the metrics.
 
-    `snapshot_detail="compact"` journals each decision's regime, phase, reasons and market inputs but not every
-    indicator reading (sweep members: their shared history is the same for every member and ~9 kB a day).
+    `snapshot_detail="compact"` (sweep members) journals the metrics, equity, trades and the decisions that changed
+    the target or sent orders, each with its regime, phase, reasons and market inputs but not every indicator
+    reading; no end-of-day positions.
     `clock` stamps the run's finish (wall time); without one the finish is stamped with `spec.created_at`."""
     lookup = snapshots.get if isinstance(snapshots, Mapping) else snapshots
     symbols = [strategy.symbol, *[b for b in costs.benchmarks if b != strategy.symbol]]

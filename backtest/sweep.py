@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from backtest.run import BacktestResult, MarketData, RunSpec, run_backtest
+from journal.decision_blocks import SnapshotBlocks
 from signals.snapshot import Snapshot
 from strategies.params import BacktestParams, StrategyParams
 
@@ -93,6 +94,7 @@ class VariantTask:
     end: date
     spec: RunSpec
     journal_path: Path | None
+    full_journal: bool = False  # journal everything, like a backtest (default: the compact member journal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +117,7 @@ def run_variant(shared: SharedInputs, task: VariantTask) -> VariantResult:
         end=task.end,
         spec=task.spec,
         journal_path=task.journal_path,
-        snapshot_detail="compact",
+        snapshot_detail="full" if task.full_journal else "compact",
     )
     return VariantResult(task.index, task.overrides, result.run_id, result.journal, result.strategy.to_json())
 
@@ -149,6 +151,11 @@ def run_local(shared: SharedInputs, tasks: Sequence[VariantTask], processes: int
             if on_done:
                 on_done()
         return out
+    for history in shared.histories.values():  # pack the journal blocks once, before the workers fork: each inherits them
+        pack = getattr(history, "blocks", None)
+        if isinstance(pack, SnapshotBlocks):
+            for detail in {"full" if t.full_journal else "compact" for t in tasks}:
+                pack.pack_all(detail)
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(processes, initializer=_start_worker, initargs=(shared,)) as pool:
         for res in pool.imap_unordered(_run_in_worker, tasks):

@@ -165,6 +165,10 @@ class SnapshotBlocks:
             self._packed[key] = block.pack("snapshot", detail)
         return self._packed[key]
 
+    def pack_all(self, detail: Detail) -> None:
+        for index in range((len(self._days) + self._block_days - 1) // self._block_days):
+            self.packed(index, detail)
+
     def packed_blocks(self) -> dict[tuple[int, Detail], Block]:
         """Every block packed so far (for a cache to keep)."""
         return dict(self._packed)
