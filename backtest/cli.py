@@ -5,6 +5,7 @@ No argparse here and no printing: `main.py` parses, calls, prints. The progress 
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -66,6 +67,7 @@ def backtest_command(
     days = inputs.market.sessions(strategy.symbol, first, last)
     cache = SnapshotCache(snapshot_cache_dir(cfg))
     snapshots = cache.history(inputs.pit, days, signals, inputs.market.versions)
+    gc.freeze()  # the inputs live as long as the command: the collector need not walk them again on every full pass
     created = clock.now()
     effective = {"strategy": strategy.model_dump(), "backtest": costs.model_dump(), "signals": signals.model_dump(), "sources": list(loaded.sources)}
     base_id = f"bt-{created:%Y%m%dT%H%M%S}-{config_hash(effective)[:6]}"
@@ -144,6 +146,7 @@ def sweep_command(
     days = inputs.market.sessions(strategies[0].symbol, first, last)
     cache = SnapshotCache(snapshot_cache_dir(base))
     histories = {key: cache.history(inputs.pit, days, params, inputs.market.versions) for key, params in signal_sets.items()}
+    gc.freeze()  # long-lived inputs, shared with forked workers: no collector passes over them
     shared = SharedInputs(inputs.market, histories)
     created = clock.now()
     sweep_id = f"sweep-{created:%Y%m%dT%H%M%S}"

@@ -21,7 +21,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from backtest.inputs import SnapshotHistory, history
+from backtest.inputs import SnapshotHistory, gc_paused, history
 from datastore.pit import PitData
 from signals.params import SignalParams
 from signals.snapshot import Market, Phase, Reading, RegimeCall, RuleResult, Snapshot
@@ -88,7 +88,7 @@ class SnapshotCache:
     def _load(self, key: str) -> SnapshotHistory | None:
         path = self._path(key)
         try:
-            with path.open("rb") as fh:
+            with gc_paused(), path.open("rb") as fh:
                 chunks, blocks = pickle.load(fh)
                 snapshots = [s for _ in range(chunks) for s in pickle.load(fh)]
         except FileNotFoundError:
