@@ -20,11 +20,12 @@ from backtest.inputs import (
     journal_dir,
     load_inputs,
     open_store,
+    pit_source,
     signal_key,
     snapshot_cache_dir,
     window,
 )
-from backtest.run import PROJECT_ROOT, BacktestResult, RunSpec, code_version, config_hash, run_backtest
+from backtest.run import PROJECT_ROOT, BacktestResult, RunSpec, code_version, config_hash, load_market, run_backtest
 from backtest.snapshot_cache import SnapshotCache
 from backtest.sweep import SharedInputs, VariantTask, rank, ranked_table, read_grid, run_local, write_outputs
 from clock import Clock
@@ -58,15 +59,15 @@ def backtest_command(
     cfg = loaded.config
     strategy, costs, signals = cfg.strategy, cfg.backtest, cfg.signals
     store = open_store(cfg, env, clock)
+    cache = SnapshotCache(snapshot_cache_dir(cfg))
     try:
         symbols = sorted({strategy.symbol, *costs.benchmarks} | ({strategy.crisis.defensive_symbol} - {""}))
-        inputs = load_inputs(store, cfg, symbols)
+        market = load_market(store, symbols)
+        first, last = window(market, strategy.symbol, costs, start, end)
+        days = market.sessions(strategy.symbol, first, last)
+        snapshots = cache.history(pit_source(store, cfg), days, signals, market.versions)  # loads the PIT data on a miss only
     finally:
         store.close()
-    first, last = window(inputs.market, strategy.symbol, costs, start, end)
-    days = inputs.market.sessions(strategy.symbol, first, last)
-    cache = SnapshotCache(snapshot_cache_dir(cfg))
-    snapshots = cache.history(inputs.pit, days, signals, inputs.market.versions)
     gc.freeze()  # the inputs live as long as the command: the collector need not walk them again on every full pass
     created = clock.now()
     effective = {"strategy": strategy.model_dump(), "backtest": costs.model_dump(), "signals": signals.model_dump(), "sources": list(loaded.sources)}
@@ -79,7 +80,7 @@ def backtest_command(
     path = journal_dir(cfg) / f"{run_id}.sqlite"
     with tqdm(total=len(days), desc="backtest", unit="day", file=sys.stderr, disable=not progress, mininterval=0.5) as bar:
         result = run_backtest(
-            inputs.market,
+            market,
             snapshots,
             strategy,
             costs,

@@ -53,10 +53,27 @@ class Inputs:
     pit: PitData
 
 
+@dataclass(frozen=True, slots=True)
+class PitSource:
+    """The point-in-time data a run reads, named before it is loaded: a snapshot cache hit never loads it."""
+
+    store: Store
+    series: tuple[str, ...]
+    symbols: tuple[str, ...]
+
+    def names(self) -> list[str]:
+        return [*sorted(self.series), *(f"bars:{s}" for s in sorted(self.symbols))]
+
+    def load(self) -> PitData:
+        return PitData.load(self.store, self.series, self.symbols)
+
+
+def pit_source(store: Store, cfg: AppConfig) -> PitSource:
+    return PitSource(store, tuple(s for s in decision_series(cfg) if s in store.series_ids()), tuple(store.symbols()))
+
+
 def load_inputs(store: Store, cfg: AppConfig, symbols: Sequence[str]) -> Inputs:
-    market = load_market(store, list(symbols))
-    pit = PitData.load(store, [s for s in decision_series(cfg) if s in store.series_ids()], store.symbols())
-    return Inputs(market, pit)
+    return Inputs(load_market(store, list(symbols)), pit_source(store, cfg).load())
 
 
 def window(market: MarketData, symbol: str, costs: BacktestParams, start: str | None, end: str | None) -> tuple[date, date]:

@@ -21,7 +21,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from backtest.inputs import SnapshotHistory, gc_paused, history
+from backtest.inputs import PitSource, SnapshotHistory, gc_paused, history
 from datastore.pit import PitData
 from signals.params import SignalParams
 from signals.snapshot import Market, Phase, Reading, RegimeCall, RuleResult, Snapshot
@@ -74,12 +74,14 @@ class SnapshotCache:
     def _path(self, key: str) -> Path:
         return self.folder / f"snapshots-{key}.pickle"
 
-    def history(self, pit: PitData, days: Sequence[date], params: SignalParams, versions: Mapping[str, str]) -> SnapshotHistory:
-        """The history of `days` from the cache when an entry has the same key, else computed."""
-        key = cache_key(versions, params, [*pit.series_ids(), *(f"bars:{s}" for s in pit.symbols())], days)
+    def history(self, pit: PitData | PitSource, days: Sequence[date], params: SignalParams, versions: Mapping[str, str]) -> SnapshotHistory:
+        """The history of `days` from the cache when an entry has the same key, else computed (a `PitSource` is
+        loaded only then)."""
+        names = pit.names() if isinstance(pit, PitSource) else [*pit.series_ids(), *(f"bars:{s}" for s in pit.symbols())]
+        key = cache_key(versions, params, names, days)
         found = self._load(key)
         if found is None:
-            found = history(pit, days, params)
+            found = history(pit.load() if isinstance(pit, PitSource) else pit, days, params)
             self._handed[key] = (found, -1)
         else:
             self._handed[key] = (found, len(found.blocks.packed_blocks()))

@@ -13,6 +13,7 @@ Usage: .venv/bin/python benchmarks/backtest_speed.py [--runs 5]   (a temporary s
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import shutil
 import statistics
@@ -79,14 +80,16 @@ def main() -> None:
     print(f"main.py backtest --json, cold signal cache:     {med['cold']:6.2f} s  {med['cold'] / med['bare']:4.2f}x  peak RSS {rss['cold']:5.0f} MiB")
     print(f"main.py backtest --json, warm signal cache:     {med['warm']:6.2f} s  {med['warm'] / med['bare']:4.2f}x  peak RSS {rss['warm']:5.0f} MiB")
 
-    # in-process breakdown
+    # in-process breakdown (the inputs frozen out of the collector, as main.py does)
     strat, costs, sig = dw.cfg.strategy, dw.cfg.backtest, dw.cfg.signals
     inputs = dw.inputs
+    gc.freeze()
     t = monotonic()
-    snaps = history(inputs.pit, dw.days, sig)
+    history(inputs.pit, dw.days, sig)
     t_signals = monotonic() - t
     store_cache = SnapshotCache(tmp / "bench-cache")
     computed = store_cache.history(inputs.pit, dw.days, sig, inputs.market.versions)
+    gc.freeze()
     t = monotonic()
     blocks = len({computed.blocks.packed(i, "full") for i in range((len(dw.days) + 249) // 250)})
     t_pack = monotonic() - t
@@ -107,7 +110,6 @@ def main() -> None:
     t_core = best(3, lambda: run(False))
     t_journal = best(3, lambda: run(True))
     size = (tmp / f"bench-{next(counter) - 1}.sqlite").stat().st_size
-    del snaps
     print()
     print("in one process (best of 3):")
     print(f"  bare backtrader buy-and-hold:                    {t_bare:6.2f} s")
