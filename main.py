@@ -377,6 +377,7 @@ def cmd_sweep(app: App, args: argparse.Namespace) -> int:
         sweep_command(
             Path(args.grid), args.config, args.overrides, start=args.start, end=args.end, clock=app.clock, env=app.env,
             processes=args.processes, dask=args.dask or "", progress=not args.no_progress, label=args.label,
+            full_journal=args.full_journal,
         )
     )
     return EXIT_OK
@@ -429,6 +430,9 @@ def add_backtest_commands(sub: Any) -> None:
     sweep.add_argument("--dask", metavar="ADDRESS", help="run the variants on the Dask scheduler at ADDRESS (default: cluster.dask_scheduler)")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
     sweep.add_argument("--label", help="a name for the sweep; each member's label is it plus the member's overrides")
+    sweep.add_argument("--full-journal", action="store_true",
+                       help="journal every member like a backtest (every decision with its indicators, positions); default: "
+                            "metrics, equity, trades and the decisions on days the target changed")
     sweep.set_defaults(handler=cmd_sweep)
 
     validate = sub.add_parser("validate", help="a grid judged out of sample: folds, deflated Sharpe, PBO, an HTML report")

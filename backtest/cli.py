@@ -5,6 +5,7 @@ No argparse here and no printing: `main.py` parses, calls, prints. The progress 
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from collections.abc import Mapping, Sequence
@@ -19,15 +20,16 @@ from backtest.cluster import run_tasks
 from backtest.curve import Curve
 from backtest.folds import FoldMethod, make_folds
 from backtest.inputs import (
-    history,
     journal_dir,
-    load_inputs,
     open_store,
+    pit_source,
     signal_key,
+    snapshot_cache_dir,
     window,
 )
 from backtest.plan import plan_sweep
-from backtest.run import PROJECT_ROOT, BacktestResult, RunSpec, code_version, config_hash, run_backtest
+from backtest.run import PROJECT_ROOT, BacktestResult, RunSpec, code_version, config_hash, load_market, run_backtest
+from backtest.snapshot_cache import SnapshotCache
 from backtest.sweep import rank, ranked_table, write_outputs
 from backtest.validate import Validation, judge, judgement_text, validate
 from backtest.validate import render as render_validation
@@ -69,14 +71,16 @@ def backtest_command(
     cfg = loaded.config
     strategy, costs, signals = cfg.strategy, cfg.backtest, cfg.signals
     store = open_store(cfg, env, clock)
+    cache = SnapshotCache(snapshot_cache_dir(cfg))
     try:
         symbols = sorted({strategy.symbol, *costs.benchmarks} | ({strategy.crisis.defensive_symbol} - {""}))
-        inputs = load_inputs(store, cfg, symbols)
+        market = load_market(store, symbols)
+        first, last = window(market, strategy.symbol, costs, start, end)
+        days = market.sessions(strategy.symbol, first, last)
+        snapshots = cache.history(pit_source(store, cfg), days, signals, market.versions)  # loads the PIT data on a miss only
     finally:
         store.close()
-    first, last = window(inputs.market, strategy.symbol, costs, start, end)
-    days = inputs.market.sessions(strategy.symbol, first, last)
-    snapshots = history(inputs.pit, days, signals)
+    gc.freeze()  # the inputs live as long as the command: the collector need not walk them again on every full pass
     created = clock.now()
     effective = {"strategy": strategy.model_dump(), "backtest": costs.model_dump(), "signals": signals.model_dump(), "sources": list(loaded.sources)}
     base_id = f"bt-{created:%Y%m%dT%H%M%S}-{config_hash(effective)[:6]}"
@@ -88,7 +92,7 @@ def backtest_command(
     path = journal_dir(cfg) / f"{run_id}.sqlite"
     with state_file(path), tqdm(total=len(days), desc="backtest", unit="day", file=sys.stderr, disable=not progress, mininterval=0.5) as bar:
         result = run_backtest(
-            inputs.market,
+            market,
             snapshots,
             strategy,
             costs,
@@ -99,6 +103,7 @@ def backtest_command(
             progress=lambda: bar.update(1),
             clock=clock,
         )
+    cache.save_new()  # with the journal blocks this run packed: the next run on the same data copies them
     return BacktestOutcome(result, render(result, as_json))
 
 
@@ -134,11 +139,13 @@ def sweep_command(
     dask: str = "",
     progress: bool = True,
     label: str | None = None,
+    full_journal: bool = False,
 ) -> str:
     """`main.py sweep GRID_FILE [--config F] [--set k=v ...] [--start D] [--end D] [--dask ADDRESS]`: every grid point
     over the same window, in parallel (all cores unless the grid or `processes` says otherwise, or on a Dask
-    cluster); a ranked table, CSV and JSON, and the deflated Sharpe ratio and PBO of the grid."""
-    plan = plan_sweep(grid_file, config_file, overrides, start=start, end=end, clock=clock, env=env, label=label)
+    cluster); a ranked table, CSV and JSON, and the deflated Sharpe ratio and PBO of the grid. Members write compact
+    journals unless `full_journal`."""
+    plan = plan_sweep(grid_file, config_file, overrides, start=start, end=end, clock=clock, env=env, label=label, full_journal=full_journal)
     grid = plan.grid
     with tqdm(total=len(plan.tasks), desc="sweep", unit="run", file=sys.stderr, disable=not progress) as bar:
         address = dask or plan.base.cluster.dask_scheduler

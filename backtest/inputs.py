@@ -3,8 +3,10 @@ and the snapshot history (computed once, shared by every run that uses the same 
 
 from __future__ import annotations
 
+import gc
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -17,6 +19,7 @@ from config.schema import AppConfig, LabelOnly
 from datastore.pack_import import import_pack
 from datastore.pit import PitData
 from datastore.store import Store
+from journal.decision_blocks import SnapshotBlocks
 from signals.build import snapshot_history
 from signals.params import SignalParams
 from signals.snapshot import Snapshot
@@ -47,10 +50,27 @@ class Inputs:
     pit: PitData
 
 
+@dataclass(frozen=True, slots=True)
+class PitSource:
+    """The point-in-time data a run reads, named before it is loaded: a snapshot cache hit never loads it."""
+
+    store: Store
+    series: tuple[str, ...]
+    symbols: tuple[str, ...]
+
+    def names(self) -> list[str]:
+        return [*sorted(self.series), *(f"bars:{s}" for s in sorted(self.symbols))]
+
+    def load(self) -> PitData:
+        return PitData.load(self.store, self.series, self.symbols)
+
+
+def pit_source(store: Store, cfg: AppConfig) -> PitSource:
+    return PitSource(store, tuple(s for s in decision_series(cfg) if s in store.series_ids()), tuple(store.symbols()))
+
+
 def load_inputs(store: Store, cfg: AppConfig, symbols: Sequence[str]) -> Inputs:
-    market = load_market(store, list(symbols))
-    pit = PitData.load(store, [s for s in decision_series(cfg) if s in store.series_ids()], store.symbols())
-    return Inputs(market, pit)
+    return Inputs(load_market(store, list(symbols)), pit_source(store, cfg).load())
 
 
 def window(market: MarketData, symbol: str, costs: BacktestParams, start: str | None, end: str | None) -> tuple[date, date]:
@@ -70,9 +90,31 @@ def window(market: MarketData, symbol: str, costs: BacktestParams, start: str | 
     return inside[0], inside[-1]
 
 
-def history(pit: PitData, days: Sequence[date], params: SignalParams) -> dict[date, Snapshot]:
+class SnapshotHistory(dict[date, Snapshot]):
+    """Snapshots by session day, with their decision-record blocks (`blocks`), packed once for every run on them."""
+
+    def __init__(self, snapshots: Iterable[Snapshot]) -> None:
+        super().__init__((s.day, s) for s in snapshots)
+        self.blocks = SnapshotBlocks(list(self), self.get)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a history's ~300,000 long-lived objects are built: every full collection
+    would walk them all again (a third of the build time). Nothing built here is a cycle to collect."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def history(pit: PitData, days: Sequence[date], params: SignalParams) -> SnapshotHistory:
     """The snapshot after each session's close, from point-in-time data only."""
-    return {s.day: s for s in snapshot_history(pit, list(days), params)}
+    with gc_paused():
+        return SnapshotHistory(snapshot_history(pit, list(days), params))
 
 
 def signal_key(params: SignalParams) -> str:
@@ -82,3 +124,7 @@ def signal_key(params: SignalParams) -> str:
 
 def journal_dir(cfg: AppConfig) -> Path:
     return store_dir(cfg) / "journals"
+
+
+def snapshot_cache_dir(cfg: AppConfig) -> Path:
+    return store_dir(cfg) / "cache"

@@ -3,14 +3,16 @@ variant, and where the member journals go. `main.py sweep` and `main.py validate
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from backtest.inputs import history, journal_dir, load_inputs, open_store, signal_key, window
+from backtest.inputs import journal_dir, load_inputs, open_store, signal_key, snapshot_cache_dir, window
 from backtest.run import PROJECT_ROOT, RunSpec, code_version
+from backtest.snapshot_cache import SnapshotCache
 from backtest.sweep import Grid, GridError, SharedInputs, VariantTask, read_grid
 from clock import Clock
 from config.loader import ConfigError, load_config
@@ -54,6 +56,7 @@ def plan_sweep(
     kind: str = "sweep",
     with_baseline: bool = False,
     label: str | None = None,
+    full_journal: bool = False,
 ) -> SweepPlan:
     """Read the grid, load the data once, compute each distinct snapshot history once, and make the tasks.
     `with_baseline` adds the base config (without the grid's overrides) unless a variant already is it; `label`
@@ -82,7 +85,10 @@ def plan_sweep(
         store.close()
     first, last = window(inputs.market, strategies[0].symbol, costs[0], start, end)
     days = inputs.market.sessions(strategies[0].symbol, first, last)
-    histories = {key: history(inputs.pit, days, params) for key, params in signal_sets.items()}
+    cache = SnapshotCache(snapshot_cache_dir(base))
+    histories = {key: cache.history(inputs.pit, days, params, inputs.market.versions) for key, params in signal_sets.items()}
+    cache.save_new()  # the members run in other processes: what they pack into the journal blocks stays there
+    gc.freeze()  # long-lived inputs, shared with forked workers: no collector passes over them
     created = clock.now()
     sweep_id = f"{kind}-{created:%Y%m%dT%H%M%S}"
     folder = journal_dir(base) / sweep_id
@@ -94,5 +100,6 @@ def plan_sweep(
         effective = {**_effective(cfg), "overrides": [*overrides, *sets]}
         member_label = " ".join([f"{label}:" if label else "", *variant]).strip()
         spec = RunSpec(f"{sweep_id}-{i:04d}", member_label, created, effective, version, kind="sweep_member", parent_id=sweep_id)
-        tasks.append(VariantTask(i, tuple(sets), cfg.strategy, cfg.backtest, signal_key(cfg.signals), first, last, spec, folder / f"member-{i:04d}.sqlite"))
+        tasks.append(VariantTask(i, tuple(sets), cfg.strategy, cfg.backtest, signal_key(cfg.signals), first, last, spec, folder / f"member-{i:04d}.sqlite",
+                                 full_journal))
     return SweepPlan(sweep_id, folder, grid, base, first, last, SharedInputs(inputs.market, histories), tasks, len(grid.variants) if extra else baseline)

@@ -13,8 +13,8 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from clock import new_york
+from journal.decision_blocks import DecisionWriter
 from journal.journal import Journal
-from journal.records import decision_documents
 from signals.snapshot import Snapshot
 from strategies.book import TargetPortfolio
 from strategies.intents import OrderIntent
@@ -55,32 +55,35 @@ class RunLog:
 
     journal: Journal | None = None
     run_id: str = ""
-    compact: bool = False  # journal snapshots without their indicator readings
     commit_every: int = 250  # sessions per journal commit while the journal is batching
-    _pending: int = 0
+    _books: list[tuple[str, float, float, float, float, float, float, str | None]] = field(default_factory=list)
+    _positions: list[tuple[str, Mapping[str, Any]]] = field(default_factory=list)
+    writer: DecisionWriter | None = None  # where decision records go (with a journal): blocks of days
     days: list[DayRow] = field(default_factory=list)
     fills: list[FillRow] = field(default_factory=list)
     decisions: list[tuple[date, str, dict[str, Any]]] = field(default_factory=list)
     settlements: list[tuple[date, str, int, float]] = field(default_factory=list)  # day, symbol, qty, cash
+
+    _last_target: dict[str, Any] | None = None
+
+    @property
+    def journaled(self) -> bool:
+        """Whether end-of-day positions are journaled (not in a compact sweep-member journal)."""
+        return self.journal is not None and (self.writer is None or self.writer.detail == "full")
 
     def decision(self, snapshot: Snapshot, target: TargetPortfolio, intents: Sequence[OrderIntent], *, sent: bool) -> None:
         target_json = target.to_json()
         self.decisions.append((snapshot.day, target.regime, target_json))
         if self.journal is None:
             return
-        snap, inputs = decision_documents(snapshot, compact=self.compact)
-        self.journal.record_decision(
-            self.run_id,
-            day=snapshot.day.isoformat(),
-            as_of=snapshot.as_of,
-            regime=snapshot.regime.name,
-            runner_up=snapshot.regime.runner_up,
-            phase=snapshot.phase.name,
-            reasons=list(target.reasons),
-            snapshot=snap,
-            inputs=inputs,
-            target=target_json,
-        )
+        if self.writer is None:
+            raise ValueError("a journaled RunLog needs a DecisionWriter")
+        held = {k: v for k, v in target_json.items() if k not in ("day", "reasons")}
+        if self.writer.detail == "full" or intents or held != self._last_target:
+            # stored at the next commit, each part only when it changed; a compact journal (a sweep member) keeps
+            # only the decisions that changed the target or sent orders
+            self.writer.add(snapshot, target_json, target.reasons)
+            self._last_target = held
         at = snapshot.as_of
         for intent in intents:
             self.journal.record_intent(self.run_id, intent, at=at)
@@ -130,22 +133,25 @@ class RunLog:
     def day_end(self, row: DayRow, positions: Sequence[Mapping[str, Any]]) -> None:
         self.days.append(row)
         if self.journal is not None:
-            self.journal.record_day(
-                self.run_id,
-                day=row.day.isoformat(),
-                cash=row.cash,
-                shares_value=row.shares_value,
-                options_value=row.options_value,
-                equity=row.equity,
-                interest=row.interest,
-                fees=row.fees,
-                regime=row.regime,
-                positions=positions,
-            )
-            self._pending += 1
-            if self._pending >= self.commit_every:
-                self._pending = 0
+            day = row.day.isoformat()
+            self._books.append((day, row.cash, row.shares_value, row.options_value, row.equity, row.interest, row.fees, row.regime))
+            if self.journaled:
+                self._positions.extend((day, p) for p in positions)
+            if len(self._books) >= self.commit_every:
+                self.write_pending()
                 self.journal.checkpoint()
+
+    def write_pending(self) -> None:
+        """Store what was collected since the last commit: end-of-day books, decision heads and record blocks (one
+        executemany each: a statement per row costs more than the simulation)."""
+        if self.journal is None:
+            return
+        self.journal.record_days(self.run_id, self._books, self._positions)
+        self._books, self._positions = [], []
+        if self.writer is not None:
+            heads, blocks = self.writer.take()
+            self.journal.record_decision_heads(self.run_id, heads)
+            self.journal.record_decision_blocks(self.run_id, blocks)
 
     def event(self, day: date, kind: str, message: str, detail: Mapping[str, Any] | None = None) -> None:
         if self.journal is not None:

@@ -21,6 +21,7 @@ from backtest.record import RunLog
 from broker.backtest_bridge import simulate
 from clock import Clock
 from datastore.store import Store
+from journal.decision_blocks import DecisionWriter, SnapshotBlocks
 from journal.journal import Journal
 from signals.snapshot import Snapshot
 from strategies.params import BacktestParams, StrategyParams
@@ -116,8 +117,9 @@ def run_backtest(
 ) -> BacktestResult:
     """Simulate, journal as it goes (when `journal_path` is given) and compute the metrics.
 
-    `snapshot_detail="compact"` journals each decision's regime, phase, reasons and market inputs but not every
-    indicator reading (sweep members: their shared history is the same for every member and ~9 kB a day).
+    `snapshot_detail="compact"` (sweep members) journals the metrics, equity, trades and the decisions that changed
+    the target or sent orders, each with its regime, phase, reasons and market inputs but not every indicator
+    reading; no end-of-day positions.
     `clock` stamps the run's finish (wall time); without one the finish is stamped with `spec.created_at`."""
     lookup = snapshots.get if isinstance(snapshots, Mapping) else snapshots
     symbols = [strategy.symbol, *[b for b in costs.benchmarks if b != strategy.symbol]]
@@ -125,7 +127,10 @@ def run_backtest(
         symbols.append(strategy.crisis.defensive_symbol)
     bars = {s: market.bars[s] for s in symbols}
     journal = Journal(journal_path) if journal_path is not None else None
-    log = RunLog(journal, spec.run_id, compact=snapshot_detail == "compact")
+    blocks = getattr(snapshots, "blocks", None)  # a SnapshotHistory packs its records once for every run on it
+    if not isinstance(blocks, SnapshotBlocks):
+        blocks = SnapshotBlocks(market.sessions(strategy.symbol, start, end), lookup)
+    log = RunLog(journal, spec.run_id, writer=DecisionWriter(blocks, snapshot_detail) if journal is not None else None)
     try:
         if journal is not None:
             journal.start_run(
@@ -146,6 +151,7 @@ def run_backtest(
             simulate(bars, market.vix, lookup, strategy, costs, log, start=start, end=end, progress=progress)
         finally:
             if journal is not None:
+                log.write_pending()
                 journal.close_batch()
         result = _result(log, market, strategy, costs, spec, journal_path)
         if journal is not None:

@@ -34,6 +34,7 @@ from typing import Any
 
 from backtest.curve import Curve
 from backtest.run import BacktestResult, MarketData, RunSpec, run_backtest
+from journal.decision_blocks import SnapshotBlocks
 from signals.snapshot import Snapshot
 from strategies.params import BacktestParams, StrategyParams
 
@@ -132,6 +133,7 @@ class VariantTask:
     end: date
     spec: RunSpec
     journal_path: Path | None
+    full_journal: bool = False  # journal everything, like a backtest (default: the compact member journal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +157,7 @@ def run_variant(shared: SharedInputs, task: VariantTask) -> VariantResult:
         end=task.end,
         spec=task.spec,
         journal_path=task.journal_path,
-        snapshot_detail="compact",
+        snapshot_detail="full" if task.full_journal else "compact",
     )
     return VariantResult(task.index, task.overrides, result.run_id, result.journal, result.strategy.to_json(), Curve.of(result))
 
@@ -189,6 +191,11 @@ def run_local(shared: SharedInputs, tasks: Sequence[VariantTask], processes: int
             if on_done:
                 on_done()
         return out
+    for history in shared.histories.values():  # pack the journal blocks once, before the workers fork: each inherits them
+        pack = getattr(history, "blocks", None)
+        if isinstance(pack, SnapshotBlocks):
+            for detail in {"full" if t.full_journal else "compact" for t in tasks}:
+                pack.pack_all(detail)
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(processes, initializer=_start_worker, initargs=(shared,)) as pool:
         for res in pool.imap_unordered(_run_in_worker, tasks):

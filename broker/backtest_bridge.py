@@ -45,6 +45,8 @@ class _State:
     """Everything one simulation carries from bar to bar."""
 
     feeds: dict[str, Any]
+    days: Mapping[float, date]  # backtrader's bar stamp -> session day (num2date on every bar costs more than a lookup)
+    last_day: date  # the main feed's last session: nothing is sent after it
     vix_open: Mapping[date, float]
     vix_close: Mapping[date, float]
     snapshots: Callable[[date], Snapshot | None]
@@ -99,9 +101,9 @@ def _on_order(strat: Any, s: _State, order: Any) -> None:
 
 
 def _on_bar(strat: Any, s: _State) -> None:
-    main = s.feeds[s.strategy.symbol]
-    day = main.datetime.date(0)
-    closes = {sym: float(f.close[0]) for sym, f in s.feeds.items() if len(f)}
+    main = s.feeds[s.strategy.symbol].lines
+    day = s.days[main.datetime[0]]
+    closes = {sym: float(f.lines.close[0]) for sym, f in s.feeds.items() if len(f)}
     spot_open, spot = float(main.open[0]), closes[s.strategy.symbol]
     vix_open = s.vix_open.get(day, s.vix_last)
     vix_close = s.vix_close.get(day, vix_open)
@@ -137,7 +139,7 @@ def _on_bar(strat: Any, s: _State) -> None:
     equity = cash + shares_value + options_value
     if abs(broker.getvalue() + s.side_cash + options_value - equity) > _CHECK_TOLERANCE * max(1.0, abs(equity)):
         raise EquityMismatch(f"{day}: broker value {broker.getvalue()} + side {s.side_cash} + options {options_value} != {equity}")
-    positions = [
+    positions = [] if not s.log.journaled else [
         {"symbol": sym, "asset_class": "equity", "qty": q, "mark": closes[sym], "market_value": q * closes[sym]} for sym, q in sorted(shares.items()) if q
     ] + [
         {
@@ -156,7 +158,7 @@ def _on_bar(strat: Any, s: _State) -> None:
     s.day_fees = s.day_traded = 0.0
 
     snapshot = s.snapshots(day)
-    last_bar = len(main) == main.buflen()
+    last_bar = day == s.last_day
     if snapshot is not None:
         _decide_and_send(strat, s, snapshot, day, cash, shares, closes, last_bar)
     s.prev_day, s.prev_cash = day, cash
@@ -253,8 +255,11 @@ def simulate(
     cerebro.broker.setcommission(commission=costs.commission_per_share, commtype=bt.CommInfoBase.COMM_FIXED, stocklike=True)
     if costs.slippage_bps > 0:
         cerebro.broker.set_slippage_perc(costs.slippage_bps / 10_000.0, slip_open=True, slip_limit=True, slip_match=True, slip_out=False)
+    stamps = {stamp for feed in feeds.values() for stamp in feed.p.rows[0]}
     state = _State(
         feeds=feeds,
+        days={stamp: bt.num2date(stamp).date() for stamp in stamps},
+        last_day=max((bt.num2date(stamp).date() for stamp in feeds[strategy.symbol].p.rows[0]), default=end),
         vix_open={d.date(): float(v) for d, v in zip(vix.index, vix["open"], strict=True)},
         vix_close={d.date(): float(v) for d, v in zip(vix.index, vix["close"], strict=True)},
         snapshots=snapshots,
@@ -265,7 +270,7 @@ def simulate(
         prev_cash=costs.initial_cash,
     )
     cerebro.addstrategy(_CoreStrategy, state=state)
-    cerebro.run(runonce=False, preload=True)
+    cerebro.run(runonce=True, preload=True)  # no indicators: the vectorised mode only skips next-mode bookkeeping (same fills, about 10 % faster)
 
 
 def buy_and_hold(bars: Mapping[str, pd.DataFrame], start: date, end: date, cash: float) -> dict[str, float]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from clock import ensure_utc
+from journal.decision_blocks import IN_BLOCKS, Block
 from journal.schema import SCHEMA_VERSION, TABLES, append_only_triggers
 from strategies.intents import OrderIntent
 
@@ -110,7 +111,8 @@ class Journal:
     def _migrate(self, version: int | None) -> None:
         if version is None:
             self._db.executescript("BEGIN;" + TABLES + append_only_triggers() + f"INSERT INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');COMMIT;")
-        # Future versions: `if version < 2: ...` steps, each in its own transaction.
+        elif version < 2:  # 2 adds decision_blocks (every statement is IF NOT EXISTS)
+            self._db.executescript("BEGIN;" + TABLES + append_only_triggers() + "UPDATE meta SET value='2' WHERE key='schema_version';COMMIT;")
 
     def close(self) -> None:
         self._db.close()
@@ -227,6 +229,20 @@ class Journal:
                 (run_id, day, _iso(as_of), regime, runner_up, phase, _json(reasons), _json(snapshot), _json(inputs), _json(target)),
             )
 
+    def record_decision_heads(self, run_id: str, heads: Sequence[tuple[str, datetime, str, str | None, str | None]]) -> None:
+        """Decisions whose records are in `decision_blocks`: (day, as_of, regime, runner_up, phase) each."""
+        blank = IN_BLOCKS
+        with self.transaction():
+            self._db.executemany(
+                "INSERT INTO decisions VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [(run_id, day, _iso(as_of), regime, runner_up, phase, blank, blank, blank, blank) for day, as_of, regime, runner_up, phase in heads],
+            )
+
+    def record_decision_blocks(self, run_id: str, blocks: Sequence[Block]) -> None:
+        """Blocks of decision records (`journal.decision_blocks.DecisionWriter`): (kind, first day, last day, parts)."""
+        with self.transaction():
+            self._db.executemany("INSERT INTO decision_blocks VALUES (?,?,?,?,?)", [(run_id, *block) for block in blocks])
+
     def record_intent(self, run_id: str, intent: OrderIntent, *, at: datetime) -> bool:
         """Store an intent with its PENDING_SUBMIT event before anything is sent. False if it was already stored."""
         cid = intent.client_order_id
@@ -302,16 +318,23 @@ class Journal:
         positions: Sequence[Mapping[str, Any]],
     ) -> None:
         """The end-of-day book: equity row plus one row per open position, in one transaction."""
+        self.record_days(run_id, [(day, cash, shares_value, options_value, equity, interest, fees, regime)], [(day, p) for p in positions])
+
+    def record_days(
+        self,
+        run_id: str,
+        books: Sequence[tuple[str, float, float, float, float, float, float, str | None]],
+        positions: Sequence[tuple[str, Mapping[str, Any]]],
+    ) -> None:
+        """End-of-day books, (day, cash, shares_value, options_value, equity, interest, fees, regime) each, and the
+        open positions, (day, position) each, in one transaction."""
         with self.transaction():
-            self._db.execute(
-                "INSERT INTO equity VALUES (?,?,?,?,?,?,?,?,?)",
-                (run_id, day, cash, shares_value, options_value, equity, interest, fees, regime),
-            )
+            self._db.executemany("INSERT INTO equity VALUES (?,?,?,?,?,?,?,?,?)", [(run_id, *book) for book in books])
             self._db.executemany(
                 "INSERT INTO positions VALUES (?,?,?,?,?,?,?,?,?)",
                 [
                     (run_id, day, p["symbol"], p["asset_class"], p["qty"], p.get("avg_price"), p["mark"], p["market_value"], int(bool(p.get("synthetic"))))
-                    for p in positions
+                    for day, p in positions
                 ],
             )
 

@@ -3,7 +3,9 @@
 `snapshot_json` holds the phase, every indicator reading with its period and the moment it became known, the
 regime with each rule's values and thresholds, its fallback, and the snapshot's warnings; `inputs_json` holds the
 market state (closes, VIX, bill rate) and, for a paper decision, the broker's book it sized from. `review` reads
-these documents for every kind of run, so the parity check compares a session's inputs with its replay's.
+these documents for every kind of run, so the parity check compares a session's inputs with its replay's. A paper
+decision is one full row; a backtest stores each part of its records once, in blocks (`journal.decision_blocks`),
+and the reader rebuilds the same documents.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from signals.snapshot import Snapshot
 
 
 @lru_cache(maxsize=64)
-def _field_names(kind: Any) -> tuple[str, ...]:
+def field_names(kind: Any) -> tuple[str, ...]:
     return tuple(f.name for f in fields(kind))
 
 
@@ -38,20 +40,14 @@ def plain(value: Any) -> Any:
     if kind is datetime or kind is date:
         return value.isoformat()
     if is_dataclass(value):
-        return {name: plain(getattr(value, name)) for name in _field_names(kind)}
+        return {name: plain(getattr(value, name)) for name in field_names(kind)}
     if isinstance(value, float):
         return None if math.isnan(value) else float(value)
     return value
 
 
-def decision_documents(snapshot: Snapshot, *, compact: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(snapshot document, inputs document) of one decision; `compact` leaves out the indicator readings and rules
-    (large sweeps)."""
-    if compact:
-        regime: dict[str, Any] = {"name": snapshot.regime.name, "runner_up": snapshot.regime.runner_up,
-                                  "reasons": list(snapshot.regime.reasons), "fallback": snapshot.regime.fallback}
-        indicators: dict[str, Any] = {}
-    else:
-        regime, indicators = plain(snapshot.regime), plain(snapshot.indicators)
-    snap = {"phase": plain(snapshot.phase), "indicators": indicators, "regime": regime, "warnings": list(snapshot.warnings)}
+def decision_documents(snapshot: Snapshot) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(snapshot document, inputs document) of one decision, as a full `decisions` row holds them (a paper
+    session's; a backtest stores the same documents in parts, `journal.decision_blocks`)."""
+    snap = {"phase": plain(snapshot.phase), "indicators": plain(snapshot.indicators), "regime": plain(snapshot.regime), "warnings": list(snapshot.warnings)}
     return snap, {"market": plain(snapshot.market)}

@@ -7,9 +7,9 @@ written by a newer version is refused.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: decision_blocks
 
-APPEND_ONLY = ("decisions", "intents", "order_events", "fills", "positions", "equity", "events", "job_ledger")
+APPEND_ONLY = ("decisions", "decision_blocks", "intents", "order_events", "fills", "positions", "equity", "events", "job_ledger")
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -39,10 +39,20 @@ CREATE TABLE IF NOT EXISTS decisions (
     runner_up TEXT,
     phase TEXT,
     reasons_json TEXT NOT NULL,
-    snapshot_json TEXT NOT NULL,    -- indicators and phase
+    snapshot_json TEXT NOT NULL,    -- indicators and phase ('' in all four: the record is in decision_blocks)
     inputs_json TEXT NOT NULL,      -- series values with their available_at, and prices: enough to replay
     target_json TEXT NOT NULL,
     PRIMARY KEY (run_id, day)
+);
+
+-- A backtest's decision records, each part stored on the days it changed (journal.decision_blocks).
+CREATE TABLE IF NOT EXISTS decision_blocks (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    kind TEXT NOT NULL CHECK (kind IN ('snapshot', 'decision')),  -- what the signals knew | the run's target and reasons
+    first_day TEXT NOT NULL,
+    last_day TEXT NOT NULL,
+    parts BLOB NOT NULL,            -- zlib-compressed JSON; the first day holds every part
+    PRIMARY KEY (run_id, kind, first_day)
 );
 
 CREATE TABLE IF NOT EXISTS intents (

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from journal.decision_blocks import decision_rows
 from journal.journal import JournalError, RunInfo, open_read_only
 from review.metrics import Metrics, bill_returns, metrics
 
@@ -146,10 +147,11 @@ class RunSource:
         return metrics(equity, bill_returns(self.bill_rates(ref), pd.DatetimeIndex(equity.index)))
 
     def decisions(self, ref: RunRef) -> list[sqlite3.Row]:
-        return self.query(ref, "SELECT * FROM decisions WHERE run_id=? ORDER BY day", (ref.run_id,))
+        """Every decision of the run in day order, its full record rebuilt (`journal.decision_blocks`)."""
+        return decision_rows(self._dbs[ref.path], ref.run_id)
 
     def decision(self, ref: RunRef, day: str) -> sqlite3.Row | None:
-        rows = self.query(ref, "SELECT * FROM decisions WHERE run_id=? AND day=?", (ref.run_id, day))
+        rows = decision_rows(self._dbs[ref.path], ref.run_id, day)
         return rows[0] if rows else None
 
     def intents(self, ref: RunRef, decision_day: str | None = None) -> list[sqlite3.Row]:

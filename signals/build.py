@@ -21,7 +21,7 @@ from signals import stability
 from signals.fomc import CalendarMeeting, Decision, TargetPath, at_new_york, calendar, derive_decisions
 from signals.indicators import SERIES_IDS, SYMBOLS, IndicatorBook
 from signals.params import SignalParams
-from signals.phase import Pricing, cycle_phase
+from signals.phase import PhaseTracker, Pricing
 from signals.regime import classify
 from signals.snapshot import Market, Reading, Snapshot
 
@@ -68,8 +68,7 @@ def _market(r: dict[str, Reading]) -> Market:
 
 def _compose(
     readings: dict[str, Reading],
-    decisions: Sequence[Decision],
-    meetings: Sequence[CalendarMeeting],
+    phases: PhaseTracker,
     as_of: datetime,
     day: date,
     params: SignalParams,
@@ -77,7 +76,7 @@ def _compose(
 ) -> Snapshot:
     """One session's snapshot; `previous` (the session before, or None) carries the stable call's state."""
     pricing = Pricing(readings["two_year"].value, readings["bill_3m"].value, readings["effr"].value)
-    phase = cycle_phase(as_of, meetings, decisions, params.phase, pricing)
+    phase = phases.at(as_of, pricing)
     held = previous.regime.name if previous is not None else None
     rules = classify(readings, phase, as_of, params.regime, held)
     regime, call = stability.step(held, previous.call if previous is not None else None, rules, params.stability)
@@ -106,8 +105,9 @@ def _chain(
     """Snapshots for consecutive sessions, the stable call's state carried from each to the next."""
     out: list[Snapshot] = []
     previous: Snapshot | None = None
+    phases = PhaseTracker(meetings, decisions, params.phase)  # one pass over the decisions: the instants ascend
     for readings, as_of, day in zip(book.readings_at(instants), instants, days, strict=True):
-        previous = _compose(readings, decisions, meetings, as_of, day, params, previous)
+        previous = _compose(readings, phases, as_of, day, params, previous)
         out.append(previous)
     return out
 

@@ -168,23 +168,27 @@ class IndicatorBook:
         kernel has no value there; `last_value` keeps the stale value for documented fallbacks.
         """
         ns = np.array([pd.Timestamp(ensure_utc(t)).value for t in instants], dtype=np.int64)
-        out: list[dict[str, Reading]] = [{} for _ in instants]
+        if not len(ns):
+            return []
+        columns: list[list[Reading]] = []
         for name, spec in self._specs.items():
             c = self._computed.get(name)
-            if c is None:
-                for row in out:
-                    row[name] = MISSING
+            if c is None or not len(c.available):
+                columns.append([MISSING] * len(ns))
                 continue
-            limit = self._stale_ns(spec.frequency)
             idx = np.searchsorted(c.available, ns, side="right") - 1
-            for row, i, t in zip(out, idx.tolist(), ns.tolist(), strict=True):
-                if i < 0:
-                    row[name] = MISSING
-                    continue
-                stale = t - int(c.available[i]) > limit
-                value = c.values[i]
-                row[name] = Reading(None if stale else value, c.periods[i], c.available_at[i], stale, value)
-        return out
+            stale = ns - c.available[np.maximum(idx, 0)] > self._stale_ns(spec.frequency)
+            state = np.where(idx >= 0, 2 * idx + stale, -1)  # the observation used and whether it is stale
+            starts = np.flatnonzero(np.concatenate(([True], state[1:] != state[:-1])))
+            # one Reading per run of days on the same observation, equally stale: shared by those days
+            made = [
+                MISSING if i < 0 else Reading(None if old else c.values[i], c.periods[i], c.available_at[i], old, c.values[i])
+                for i, old in zip(idx[starts].tolist(), stale[starts].tolist(), strict=True)
+            ]
+            runs = np.diff(np.concatenate((starts, [len(ns)])))
+            columns.append([r for r, n in zip(made, runs.tolist(), strict=True) for _ in range(n)])
+        names = list(self._specs)
+        return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
     def readings(self, as_of: datetime) -> dict[str, Reading]:
         return self.readings_at([as_of])[0]

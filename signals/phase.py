@@ -84,56 +84,112 @@ def cycle_phase(
     pricing: Pricing | None = None,
 ) -> Phase:
     """The phase at `as_of` from the decisions known by then (`decisions` may hold later ones: they are ignored)."""
-    known = [d for d in decisions if d.known_at <= as_of]
-    state = _Cycle()
-    for d in known:
-        _step(state, d, params)
-    today = as_of.astimezone(NEW_YORK).date()
-    first = bisect_left([m.day for m in meetings], today)  # meetings are in date order
-    if first < len(meetings) and meetings[first].day == today and at_new_york(today, params.statement_time) <= as_of:
-        first += 1
-    upcoming = meetings[first:]
-    nxt = upcoming[0] if upcoming else None
-    previous = meetings[first - 1] if first > 0 else None  # the last meeting already decided
-    in_blackout = bool(nxt and blackout_start(nxt) <= today) or bool(previous and previous.day + timedelta(days=1) >= today)
-    if nxt is not None and nxt.day == today:
-        in_blackout = True
-    last_move = next((d for d in reversed(known) if d.bp != 0), None)
-    last = known[-1] if known else None
-    cuts_since = 0
-    if state.name in ("cutting_early", "pause", "cutting_later"):
-        cuts_since = state.quiet_meetings
-    elif last_move is not None and last_move.bp < 0:
-        cuts_since = sum(1 for d in known if d.scheduled and d.bp == 0 and d.day > last_move.day)
-    priced, bill_bp, expected = _pricing(pricing, params)
-    warnings: tuple[str, ...] = ()
-    if len(upcoming) < params.min_future_meetings:
-        warnings = (
-            f"only {len(upcoming)} future FOMC meeting(s) known at {today}: add the Fed's published schedule to config/fomc_schedule.toml",
+    return PhaseTracker(meetings, decisions, params).at(as_of, pricing)
+
+
+class PhaseTracker:
+    """`cycle_phase` over a run of instants: each call costs only the decisions that became known since the
+    previous one, so a history of days is one pass over the meetings (a backtest asks every session).
+
+    Equal to `cycle_phase` at every instant: decisions are stepped in list (date) order; when one becomes known
+    after a later-dated one was (possible only for decisions known late), or `as_of` goes back, the known list is
+    replayed from the start."""
+
+    def __init__(self, meetings: Sequence[CalendarMeeting], decisions: Sequence[Decision], params: PhaseParams) -> None:
+        self._meetings = meetings
+        self._meeting_days = [m.day for m in meetings]  # meetings are in date order
+        self._decisions = decisions
+        self._reveal = sorted(range(len(decisions)), key=lambda i: decisions[i].known_at)  # indexes in the order they become known
+        self._params = params
+        self._reset()
+
+    def _reset(self) -> None:
+        self._revealed = 0  # how many of `_reveal` are known
+        self._known: list[int] = []  # indexes of known decisions, ascending
+        self._state = _Cycle()
+        self._last_move: Decision | None = None  # the last known decision that moved the target
+        self._holds_after_move = 0  # scheduled holds after it (on a later day)
+        self._target: float | None = None  # the last known target upper bound
+        self._as_of: datetime | None = None
+
+    def _step(self, d: Decision) -> None:
+        _step(self._state, d, self._params)
+        if d.bp != 0:
+            self._last_move, self._holds_after_move = d, 0
+        elif d.scheduled and self._last_move is not None and d.day > self._last_move.day:
+            self._holds_after_move += 1
+        if d.target_high is not None:
+            self._target = d.target_high
+
+    def _advance(self, as_of: datetime) -> None:
+        if self._as_of is not None and as_of < self._as_of:
+            self._reset()
+        self._as_of = as_of
+        new: list[int] = []
+        while self._revealed < len(self._reveal) and self._decisions[self._reveal[self._revealed]].known_at <= as_of:
+            new.append(self._reveal[self._revealed])
+            self._revealed += 1
+        if not new:
+            return
+        new.sort()
+        if self._known and new[0] < self._known[-1]:  # known out of date order: replay everything known
+            known = sorted(self._known + new)
+            revealed = self._revealed
+            self._reset()
+            self._revealed, self._as_of, new = revealed, as_of, known
+        for i in new:
+            self._known.append(i)
+            self._step(self._decisions[i])
+
+    def at(self, as_of: datetime, pricing: Pricing | None = None) -> Phase:
+        """The phase at `as_of`."""
+        self._advance(as_of)
+        params, meetings, state = self._params, self._meetings, self._state
+        today = as_of.astimezone(NEW_YORK).date()
+        first = bisect_left(self._meeting_days, today)
+        if first < len(meetings) and meetings[first].day == today and at_new_york(today, params.statement_time) <= as_of:
+            first += 1
+        upcoming = len(meetings) - first
+        nxt = meetings[first] if upcoming else None
+        previous = meetings[first - 1] if first > 0 else None  # the last meeting already decided
+        in_blackout = bool(nxt and blackout_start(nxt) <= today) or bool(previous and previous.day + timedelta(days=1) >= today)
+        if nxt is not None and nxt.day == today:
+            in_blackout = True
+        last_move = self._last_move
+        last = self._decisions[self._known[-1]] if self._known else None
+        cuts_since = 0
+        if state.name in ("cutting_early", "pause", "cutting_later"):
+            cuts_since = state.quiet_meetings
+        elif last_move is not None and last_move.bp < 0:
+            cuts_since = self._holds_after_move
+        priced, bill_bp, expected = _pricing(pricing, params)
+        warnings: tuple[str, ...] = ()
+        if upcoming < params.min_future_meetings:
+            warnings = (
+                f"only {upcoming} future FOMC meeting(s) known at {today}: add the Fed's published schedule to config/fomc_schedule.toml",
+            )
+        return Phase(
+            name=state.name,
+            next_meeting=nxt.day if nxt else None,
+            days_to_next_meeting=(nxt.day - today).days if nxt else None,
+            in_blackout=in_blackout,
+            cycle_first_cut=state.first_cut,
+            later_phase_start=state.later_start,
+            cuts_in_cycle=state.cuts,
+            cumulative_bp=state.bp,
+            last_decision=last.day if last else None,
+            last_decision_bp=last.bp if last else None,
+            meetings_since_last_cut=cuts_since,
+            cuts_priced_bp=priced,
+            cuts_expected=expected,
+            target_upper=self._target,
+            bill_minus_effr_bp=bill_bp,
+            last_move=last_move.day if last_move else None,
+            last_move_bp=last_move.bp if last_move else None,
+            last_move_intermeeting=bool(last_move and last_move.intermeeting),
+            future_meetings_known=upcoming,
+            warnings=warnings,
         )
-    target = next((d.target_high for d in reversed(known) if d.target_high is not None), None)
-    return Phase(
-        name=state.name,
-        next_meeting=nxt.day if nxt else None,
-        days_to_next_meeting=(nxt.day - today).days if nxt else None,
-        in_blackout=in_blackout,
-        cycle_first_cut=state.first_cut,
-        later_phase_start=state.later_start,
-        cuts_in_cycle=state.cuts,
-        cumulative_bp=state.bp,
-        last_decision=last.day if last else None,
-        last_decision_bp=last.bp if last else None,
-        meetings_since_last_cut=cuts_since,
-        cuts_priced_bp=priced,
-        cuts_expected=expected,
-        target_upper=target,
-        bill_minus_effr_bp=bill_bp,
-        last_move=last_move.day if last_move else None,
-        last_move_bp=last_move.bp if last_move else None,
-        last_move_intermeeting=bool(last_move and last_move.intermeeting),
-        future_meetings_known=len(upcoming),
-        warnings=warnings,
-    )
 
 
 def _pricing(pricing: Pricing | None, params: PhaseParams) -> tuple[float | None, float | None, bool | None]:

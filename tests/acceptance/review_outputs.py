@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from backtest.cli import backtest_command
+from backtest.run import PROJECT_ROOT
 from clock import ManualClock
 from review.cli import compare_command, explain_command, trades_command
 from review.parity import parity_diff, render_parity
@@ -33,9 +34,11 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _normalise(text: str, code_versions: set[str]) -> str:
+def _normalise(text: str, code_versions: set[str], names: dict[str, str]) -> str:
     for version in code_versions:
         text = text.replace(version, "CODE")
+    for name, placeholder in names.items():  # run ids hash the config, which names the temporary store
+        text = text.replace(name, placeholder)
     return re.sub(r'"code_version": "[^"]*"', '"code_version": "CODE"', text)
 
 
@@ -54,6 +57,7 @@ def review_outputs(store_dir: Path, window: tuple[str, str] | None, days: tuple[
     with open_runs([folder]) as source:
         ra, rb = source.run(a), source.run(b)
         versions = {ra.info.code_version, rb.info.code_version}
+        hashes = {ra.info.config_hash: "CONFIG-A", rb.info.config_hash: "CONFIG-B"}  # the config names the checkout's path
         rows = [{k: (json.loads(v) if k.endswith("_json") else v) for k, v in dict(r).items()} for r in source.decisions(ra)]
         out["decisions"] = json.dumps(rows, sort_keys=True)
         out["parity"] = render_parity(parity_diff(source, ra, source, rb))
@@ -65,7 +69,8 @@ def review_outputs(store_dir: Path, window: tuple[str, str] | None, days: tuple[
     out["trades"] = trades_command([folder], a, fmt="json")
     out["trades text"] = trades_command([folder], a)
     out["compare"] = compare_command([folder], a, b, fmt="json")
-    out = {k: _normalise(v, versions) for k, v in out.items()}
+    names = {a: "RUN-A", b: "RUN-B", str(store_dir): "STORE", str(PROJECT_ROOT): "ROOT", **hashes}
+    out = {k: _normalise(v, versions, names) for k, v in out.items()}
     return {k: _digest(v) for k, v in out.items()}
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, date, datetime
@@ -13,12 +15,13 @@ from backtest.inputs import Inputs, history, signal_key
 from backtest.run import RunSpec
 from backtest.sweep import GridError, SharedInputs, VariantTask, rank, read_grid, run_local, run_on_executor, write_outputs
 from config.loader import load_config
-from journal.journal import Journal
+from journal.decision_blocks import decision_rows
+from journal.journal import Journal, open_read_only
 from tests.integration.test_backtest_support import pack_inputs
 
 __all__ = ["pack_inputs"]
 
-START, END = date(2007, 1, 3), date(2009, 12, 31)  # to 2009: the stable calls hold no neutral or tightening day in 2007-08
+START, END = date(2007, 1, 3), date(2008, 12, 31)
 
 
 def test_grid_file(tmp_path: Path) -> None:
@@ -64,4 +67,21 @@ def test_pool_and_executor_paths_agree(pack_inputs: Inputs, tmp_path: Path) -> N
         j = Journal(Path(str(r.journal)))
         run = j.run(r.run_id)
         assert run is not None and run.kind == "sweep_member" and run.status == "finished"
-        assert j.query("SELECT COUNT(*) AS n FROM decisions")[0]["n"] == len(days)
+        # compact: the decisions that changed the target or sent orders, no end-of-day positions; equity every day
+        db = open_read_only(Path(str(r.journal)))
+        rows = decision_rows(db, r.run_id)
+        db.close()
+        held = [{k: v for k, v in json.loads(row["target_json"]).items() if k not in ("day", "reasons")} for row in rows]
+        ordered = {i["decision_day"] for i in j.query("SELECT decision_day FROM intents WHERE run_id=?", (r.run_id,))}
+        assert rows[0]["day"] == days[0].isoformat() and len(rows) < len(days) / 2
+        assert all(held[k] != held[k - 1] or rows[k]["day"] in ordered for k in range(1, len(rows)))
+        assert j.query("SELECT COUNT(*) AS n FROM equity")[0]["n"] == len(days)
+        assert j.query("SELECT COUNT(*) AS n FROM positions")[0]["n"] == 0
+        j.close()
+    full = dataclasses.replace(tasks[0], journal_path=tmp_path / "full.sqlite", full_journal=True)
+    (whole,) = run_local(shared, [full], 1)
+    j = Journal(tmp_path / "full.sqlite")
+    assert whole.metrics == pooled[0].metrics
+    assert j.query("SELECT COUNT(*) AS n FROM decisions")[0]["n"] == len(days)
+    assert j.query("SELECT COUNT(*) AS n FROM positions")[0]["n"] > 0
+    j.close()

@@ -1,0 +1,96 @@
+"""Decision records stored in blocks read back as the very rows a full write holds: every document of every day,
+one day on its own, a NaN stored as null, compact records, and a version-1 journal upgraded in place."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sqlite3
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from backtest.inputs import Inputs, SnapshotHistory, history
+from backtest.run import RunSpec, run_backtest
+from config.loader import load_config
+from journal.decision_blocks import DecisionWriter, SnapshotBlocks, decision_rows
+from journal.journal import Journal, _json, open_read_only
+from journal.records import decision_documents
+from journal.schema import SCHEMA_VERSION
+from tests.integration.test_backtest_support import pack_inputs
+
+__all__ = ["pack_inputs"]
+
+START, END = date(2007, 6, 1), date(2009, 6, 30)  # a crisis: regimes, puts and orders change
+CREATED = datetime(2026, 8, 22, tzinfo=UTC)
+
+
+def _history(inputs: Inputs) -> SnapshotHistory:
+    return history(inputs.pit, inputs.market.sessions("IWM", START, END), load_config().config.signals)
+
+
+def test_every_rebuilt_row_equals_the_full_documents(pack_inputs: Inputs, tmp_path: Path) -> None:
+    cfg = load_config().config
+    snaps = _history(pack_inputs)
+    result = run_backtest(pack_inputs.market, snaps, cfg.strategy, cfg.backtest, start=START, end=END,
+                          spec=RunSpec("blocks", "blocks", CREATED, {}, "test"), journal_path=tmp_path / "j.sqlite")
+    db = open_read_only(tmp_path / "j.sqlite")
+    rows = decision_rows(db, "blocks")
+    targets = {d.isoformat(): t for d, _, t in result.decisions}
+    assert [r["day"] for r in rows] == sorted(targets) and len(rows) == len(snaps)
+    for row in rows:
+        snapshot, inputs = decision_documents(snaps[date.fromisoformat(row["day"])])
+        target = targets[row["day"]]
+        assert (row["snapshot_json"], row["inputs_json"], row["target_json"], row["reasons_json"]) == (
+            _json(snapshot), _json(inputs), _json(target), _json(target["reasons"])), row["day"]
+    one = decision_rows(db, "blocks", "2008-10-10")
+    assert len(one) == 1 and tuple(one[0]) == tuple(next(r for r in rows if r["day"] == "2008-10-10"))
+    assert db.execute("SELECT COUNT(*) FROM decision_blocks").fetchone()[0] < len(rows) / 50  # blocks, not rows
+    db.close()
+
+
+def test_a_nan_reads_back_as_null_and_compact_records_hold_no_readings(pack_inputs: Inputs, tmp_path: Path) -> None:
+    snaps = _history(pack_inputs)
+    days = list(snaps)[:30]
+    first = snaps[days[0]]
+    name = next(iter(first.indicators))
+    odd = dataclasses.replace(first, indicators={**first.indicators, name: dataclasses.replace(first.indicators[name], value=math.nan)})
+    lookup = {d: (odd if d == days[0] else snaps[d]) for d in days}
+    for detail in ("full", "compact"):
+        journal = Journal(tmp_path / f"{detail}.sqlite")
+        journal.start_run("r", kind="backtest", label="r", created_at=CREATED, config={}, config_hash="h", data_versions={}, code_version="c")
+        writer = DecisionWriter(SnapshotBlocks(days, lookup.get), detail)  # type: ignore[arg-type]
+        for d in days:
+            writer.add(lookup[d], {"day": d.isoformat(), "reasons": ["why"], "weights": {"IWM": 0.5}}, ["why"])
+        heads, blocks = writer.take()
+        journal.record_decision_heads("r", heads)
+        journal.record_decision_blocks("r", blocks)
+        journal.close()
+        db = open_read_only(tmp_path / f"{detail}.sqlite")
+        rows = decision_rows(db, "r")
+        db.close()
+        snapshot, _ = decision_documents(odd)
+        if detail == "full":
+            assert rows[0]["snapshot_json"] == _json(snapshot) and f'"{name}": {{"available_at"' in rows[0]["snapshot_json"]
+            assert '"value": null' in rows[0]["snapshot_json"]
+        else:
+            assert '"indicators": {}' in rows[0]["snapshot_json"] and '"rules"' not in rows[0]["snapshot_json"]
+        assert [r["target_json"] for r in rows] == [_json({"day": d.isoformat(), "reasons": ["why"], "weights": {"IWM": 0.5}}) for d in days]
+
+
+def test_a_version_1_journal_is_upgraded_and_its_full_rows_read_as_before(tmp_path: Path) -> None:
+    path = tmp_path / "v1.sqlite"
+    journal = Journal(path)
+    journal.start_run("old", kind="paper", label="old", created_at=CREATED, config={}, config_hash="h", data_versions={}, code_version="c")
+    journal.record_decision("old", day="2024-01-02", as_of=CREATED, regime="neutral", runner_up=None, phase="on_hold", reasons=["r"],
+                            snapshot={"phase": {}}, inputs={"market": {}}, target={"day": "2024-01-02"})
+    journal.close()
+    db = sqlite3.connect(path)  # as version 1 left it: no decision_blocks table
+    db.executescript("DROP TRIGGER decision_blocks_no_update; DROP TRIGGER decision_blocks_no_delete; DROP TABLE decision_blocks;"
+                     "UPDATE meta SET value='1' WHERE key='schema_version';")
+    db.close()
+    Journal(path).close()
+    ro = open_read_only(path)
+    assert ro.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
+    (row,) = decision_rows(ro, "old")
+    assert (row["snapshot_json"], row["target_json"]) == ('{"phase": {}}', '{"day": "2024-01-02"}')
+    ro.close()

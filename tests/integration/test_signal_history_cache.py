@@ -1,0 +1,65 @@
+"""The snapshot history in one pass is the one the per-day replay computed, bit for bit, and the on-disk cache
+returns it unchanged under a key that moves with the data versions, the signal parameters and the days."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from backtest.inputs import SnapshotHistory, history, load_inputs, window
+from backtest.snapshot_cache import SnapshotCache, cache_key
+from config.schema import AppConfig
+from datastore.store import Store
+
+# sha256 of repr() of every snapshot of the default window (2000-06-01 .. 2026-06-09), computed by the signal
+# layer before it became incremental (cycle_phase replayed every meeting each day)
+DEFAULT_WINDOW_DIGEST = "c473a9ad4790af50dd07cb44bf4227232631acbf3c4bdbf69acfb3fd51cd4cb5"
+
+
+def digest(snapshots: SnapshotHistory) -> str:
+    return hashlib.sha256("\n".join(repr(snapshots[d]) for d in snapshots).encode()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def default_history(pack_store: Store, app_config: AppConfig) -> tuple[SnapshotHistory, object]:
+    inputs = load_inputs(pack_store, app_config, ["IWM", "SPY"])
+    first, last = window(inputs.market, "IWM", app_config.backtest, None, None)
+    return history(inputs.pit, inputs.market.sessions("IWM", first, last), app_config.signals), inputs
+
+
+def test_one_pass_history_equals_the_replay_bit_for_bit(default_history: tuple[SnapshotHistory, object]) -> None:
+    snapshots, _ = default_history
+    assert len(snapshots) == 6544
+    assert digest(snapshots) == DEFAULT_WINDOW_DIGEST
+
+
+def test_cache_returns_the_same_history_and_its_packed_blocks(default_history: tuple[SnapshotHistory, object], app_config: AppConfig,
+                                                              tmp_path: Path) -> None:
+    computed, inputs = default_history
+    pit, versions = inputs.pit, inputs.market.versions  # type: ignore[attr-defined]
+    days = list(computed)
+    first = SnapshotCache(tmp_path)
+    fresh = first.history(pit, days, app_config.signals, versions)
+    packed = fresh.blocks.packed(0, "full")
+    first.save_new()
+    again = SnapshotCache(tmp_path).history(pit, days, app_config.signals, versions)
+    assert digest(again) == DEFAULT_WINDOW_DIGEST
+    assert again.blocks.packed_blocks() == {(0, "full"): packed}
+    # a corrupt entry is recomputed, not trusted
+    (entry,) = tmp_path.glob("snapshots-*.pickle")
+    entry.write_bytes(b"not a pickle")
+    assert digest(SnapshotCache(tmp_path).history(pit, days, app_config.signals, versions)) == DEFAULT_WINDOW_DIGEST
+
+
+def test_key_moves_with_versions_params_and_days(default_history: tuple[SnapshotHistory, object], app_config: AppConfig) -> None:
+    computed, inputs = default_history
+    versions, days, params = dict(inputs.market.versions), list(computed), app_config.signals  # type: ignore[attr-defined]
+    series = ["DTB3", "bars:IWM"]
+    base = cache_key(versions, params, series, days)
+    assert base == cache_key(dict(versions), params.model_copy(), list(series), list(days))
+    moved = {**versions, next(iter(versions)): "fred:changed"}
+    other_params = params.model_copy(update={"decision_time": "16:45"})
+    assert len({base, cache_key(moved, params, series, days), cache_key(versions, other_params, series, days),
+                cache_key(versions, params, series, days[:-1]), cache_key(versions, params, series[:1], days)}) == 5
