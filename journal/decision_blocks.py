@@ -3,11 +3,11 @@
 A decision record is the four documents `journal.records` describes (snapshot, inputs, target, reasons). Most of
 it does not change from one session to the next: a CPI reading holds for a month, a rule's thresholds for the
 whole run. Each record is split into parts (the phase, each indicator reading, each regime rule, the regime's
-verdict, the market inputs; the target and the reasons), every part is compared with the previous day's (the same
-object, or an equal one, is not encoded again), and only changed parts go into a block of consecutive days. A
-block is one zlib-compressed JSON row in `decision_blocks`; its first day carries every part, so any block
-decodes on its own. The `decisions` row of such a day keeps its columns (day, as_of, regime, runner-up, phase)
-with '' in the four document columns.
+verdict, the market inputs; the target and the reasons) and a block of consecutive days (250) is stored column by
+column: one column per part, or per field of a part that is a dataclass. A column whose value holds for several days
+is written as runs, [value, days], so a reading that did not change is not written again. A block is one
+zlib-compressed JSON row in `decision_blocks` and decodes on its own. The `decisions` row of such a day keeps its
+columns (day, as_of, regime, runner-up, phase) with '' in the four document columns.
 
 Two kinds of block: `snapshot` blocks hold what the signal layer knew (the same for every run on one snapshot
 history, so `SnapshotBlocks` packs each block once and every run, sweep member or repeat, copies the bytes) and
