@@ -20,16 +20,6 @@ from signals.indicators import describe
 from signals.snapshot import REGIMES, Snapshot
 from signals.study import CycleStudy, study_json, thesis_claims
 
-REGIME_COLOURS = {
-    "soft_landing": "#4caf50",
-    "recession_risk": "#ff9800",
-    "crisis": "#d32f2f",
-    "late_cuts": "#9c27b0",
-    "tightening": "#1976d2",
-    "neutral": "#bdbdbd",
-    "unknown": "#ffffff",
-}
-
 
 def _num(value: float | None, fmt: str = "{:.2f}") -> str:
     return "n/a" if value is None else fmt.format(value)
@@ -132,13 +122,15 @@ def regime_chart(snaps: Sequence[Snapshot], iwm_close: pd.Series, cuts: Sequence
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
+    from review.palette import regime_color  # one palette for every chart
+
     fig, ax = plt.subplots(figsize=(14, 6))
     if snaps:
         start, end = pd.Timestamp(snaps[0].day), pd.Timestamp(snaps[-1].day)
         band_start, current = snaps[0].day, snaps[0].regime.name
         for prev, snap in zip(snaps, [*snaps[1:], None], strict=True):
             if snap is None or snap.regime.name != current:
-                ax.axvspan(_x(band_start), _x(prev.day), color=REGIME_COLOURS[current], alpha=0.35, lw=0)
+                ax.axvspan(_x(band_start), _x(prev.day), color=regime_color(current), lw=0, zorder=0)
                 if snap is not None:
                     band_start, current = snap.day, snap.regime.name
         prices = iwm_close.loc[start:end]
@@ -146,7 +138,7 @@ def regime_chart(snaps: Sequence[Snapshot], iwm_close: pd.Series, cuts: Sequence
         for cut in cuts:
             if start <= pd.Timestamp(cut) <= end:
                 ax.axvline(_x(cut), color="#d32f2f", lw=0.8, ls="--")
-    handles = [Patch(color=REGIME_COLOURS[r], alpha=0.35, label=r) for r in REGIMES]
+    handles = [Patch(color=regime_color(r), label=r) for r in REGIMES]
     handles.append(Patch(color="#d32f2f", label="FOMC cut (dashed)"))
     ax.legend(handles=handles, loc="upper left", fontsize=8)
     ax.set_title("cutcycle regime timeline over IWM, FOMC cuts marked")
