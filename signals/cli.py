@@ -25,18 +25,26 @@ def _num(value: float | None, fmt: str = "{:.2f}") -> str:
     return "n/a" if value is None else fmt.format(value)
 
 
-def snapshot_table(snap: Snapshot) -> str:
-    """A readable table: phase, market, indicators (value, period, stale), the regime and every rule's reason."""
+def _day(value: date | None, missing: str = "none yet") -> str:
+    return missing if value is None else value.isoformat()
+
+
+def snapshot_table(snap: Snapshot, *, last_session: date | None = None) -> str:
+    """A readable table: phase, market, indicators (value, period, stale), the regime and every rule's reason.
+    `last_session` set: the as-of day is not a trading session, this is the last one before it."""
     p, m, r = snap.phase, snap.market, snap.regime
-    lines = [f"cutcycle signals as of {snap.as_of.isoformat()} (session {snap.day})", ""]
+    when = f"session {snap.day}" if last_session is None else f"{snap.day} is not a trading session; the last session was {last_session}"
+    lines = [f"cutcycle signals as of {snap.as_of.isoformat()} ({when})", ""]
     lines += [
         "PHASE",
         f"  phase                 {p.name}",
-        f"  target (upper)        {_num(p.target_upper)}%   last decision {p.last_decision} ({_num(p.last_decision_bp, '{:+.0f}')} bp)",
-        f"  last move             {p.last_move} ({_num(p.last_move_bp, '{:+.0f}')} bp{', inter-meeting' if p.last_move_intermeeting else ''})",
-        f"  cycle                 first cut {p.cycle_first_cut}, later phase {p.later_phase_start}, "
-        f"{p.cuts_in_cycle} cuts, {p.cumulative_bp:+.0f} bp, {p.meetings_since_last_cut} meetings since the last cut",
-        f"  next meeting          {p.next_meeting} (in {p.days_to_next_meeting} days){'  BLACKOUT' if p.in_blackout else ''}",
+        f"  target (upper)        {_num(p.target_upper)}%   last decision {_day(p.last_decision)} ({_num(p.last_decision_bp, '{:+.0f}')} bp)",
+        f"  last move             {_day(p.last_move)} ({_num(p.last_move_bp, '{:+.0f}')} bp{', inter-meeting' if p.last_move_intermeeting else ''})",
+        "  cycle                 " + (f"first cut {p.cycle_first_cut}, later phase {_day(p.later_phase_start, 'not yet')}, {p.cuts_in_cycle} cuts, "
+                                      f"{p.cumulative_bp:+.0f} bp, {p.meetings_since_last_cut} meetings since the last cut"
+                                      if p.cycle_first_cut else "no easing cycle under way"),
+        "  next meeting          " + (f"{p.next_meeting} (in {p.days_to_next_meeting} days){'  BLACKOUT' if p.in_blackout else ''}"
+                                      if p.next_meeting else "none on the published schedule (update config/fomc_schedule.toml)"),
         f"  market pricing        2y-EFFR {_num(p.cuts_priced_bp, '{:+.0f}')} bp, 3m bill-EFFR {_num(p.bill_minus_effr_bp, '{:+.0f}')} bp"
         f" -> cuts expected: {p.cuts_expected}",
         "",
@@ -49,7 +57,7 @@ def snapshot_table(snap: Snapshot) -> str:
     for name, reading in snap.indicators.items():
         flag = " STALE" if reading.stale and reading.period is not None else (" MISSING" if reading.period is None else "")
         shown = reading.value if reading.value is not None else reading.last_value
-        lines.append(f"  {name:<24}{_num(shown, '{:>12.3f}'):>12}  {reading.period or '':<10}{flag}  {describe(name)}")
+        lines.append(f"  {name:<24}{_num(shown, '{:>12.3f}'):>12}  {_day(reading.period, ''):<10}{flag}  {describe(name)}")
     lines += ["", f"REGIME  {r.name}   (runner-up: {r.runner_up})"]
     lines += [f"  - {reason}" for reason in r.reasons]
     if r.missing_inputs:
