@@ -356,9 +356,19 @@ def cmd_emulator(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_status(app: App, args: argparse.Namespace) -> int:
+    from runner.compose import paper_state_dir
     from runner.status import collect_status, render_status
 
-    status = collect_status(app.cfg, app.env, app.clock, offline=args.offline)
+    state, offline, note = None, args.offline, ""
+    simulations = sorted((store_dir(app.cfg) / "simulations").glob("*/paper.sqlite"), key=lambda p: p.stat().st_mtime)
+    if not (paper_state_dir(app.cfg) / "paper.sqlite").exists() and simulations:
+        # no paper session yet: the latest simulated one, read from its journal (its emulator may be gone)
+        state, offline = simulations[-1].parent, True
+        note = (f"no paper session in {paper_state_dir(app.cfg)}; showing the latest simulated session, {state.name} "
+                f"({len(simulations)} under {state.parent})")
+    status = collect_status(app.cfg, app.env, app.clock, offline=offline, state_dir=state)
+    if note and not args.json:
+        print(note)
     print(status.to_json() if args.json else render_status(status))
     return EXIT_OK
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 
@@ -26,7 +28,7 @@ from datastore.store import Store
 from runner.compose import MissingKeys, open_session
 from runner.guards import AlreadyRunning, write_heartbeat
 from runner.jobs import Jobs, PaperDeps
-from runner.schedule import DAILY_JOBS, HEARTBEAT_EVERY, RECONCILE_EVERY
+from runner.schedule import DAILY_JOBS, HEARTBEAT_EVERY, RECONCILE_EVERY, next_fire_times
 
 log = logging.getLogger(__name__)
 
@@ -127,9 +129,23 @@ def paper_command(cfg: AppConfig, env: Mapping[str, str], clock: Clock, *, dry_r
         log.error("cannot start: %s: %s", type(exc).__name__, exc)
         return EXIT_FAILURE
     try:
+        sys.stderr.write(start_line(cfg, env, clock, session.deps.run_id, session.deps.journal.path, dry_run) + "\n")
+        sys.stderr.flush()
         return PaperRunner(session.deps).serve()
     finally:
         session.close()
+
+
+def start_line(cfg: AppConfig, env: Mapping[str, str], clock: Clock, run_id: str, journal: Path, dry_run: bool) -> str:
+    """What a user sees when the trader starts: mode, endpoint, where its state is, and the next jobs (New York time)."""
+    from broker.alpaca.clients import trading_url
+
+    now = clock.now()
+    upcoming = next_fire_times(now, now + timedelta(days=4))[:3]
+    jobs = ", ".join(f"{name} {at.astimezone(NEW_YORK):%a %m-%d %H:%M} ET" for at, name in upcoming) or "none in the next 4 days"
+    mode = "paper, dry run (no orders sent)" if dry_run else "paper"
+    return (f"cutcycle paper trader started: {mode}; endpoint {trading_url(cfg.alpaca, Secrets.from_env(env))}; state {journal.parent} "
+            f"(run {run_id}); next jobs: {jobs}; `main.py status` shows it, Ctrl-C or SIGTERM stops it")
 
 
 def data_refresh(cfg: AppConfig, clock: Clock) -> Refresh:
