@@ -19,7 +19,7 @@ from typing import Any
 
 from backtest.sweep import GridError
 from cli.argv import hoist_global_options
-from cli.boundary import EXIT_FAILURE, EXIT_OK, UsageError, guarded, state_file
+from cli.boundary import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, UsageError, guarded, state_file
 from cli.dates import check_day, check_window, parse_day
 from clock import NEW_YORK, Clock, SystemClock
 from config.loader import ConfigError, LoadedConfig, load_config, pack_dir, store_dir
@@ -198,7 +198,9 @@ def cmd_data_sync(app: App, args: argparse.Namespace) -> int:
     )
     for line in report.lines:
         print(line)
-    return EXIT_OK if report.ok else EXIT_FAILURE
+    if report.ok:
+        return EXIT_OK
+    return EXIT_BAD_INPUT if report.only_keys_missing else EXIT_FAILURE
 
 
 def cmd_data_releases(app: App, args: argparse.Namespace) -> int:
@@ -294,12 +296,15 @@ def cmd_signals(app: App, args: argparse.Namespace) -> int:
         elif not args.chart:
             print(sig.history_csv(snaps), end="")
         return EXIT_OK
+    last_session = None
     if as_of is not None:
-        day = check_day(as_of, "--as-of", session_days(pit, date(1900, 1, 1), date(2100, 12, 31)), "the store's sessions")
+        sessions = session_days(pit, date(1900, 1, 1), date(2100, 12, 31))
+        day = check_day(as_of, "--as-of", sessions, "the store's sessions")
+        last_session = None if day in sessions else max(d for d in sessions if d < day)
     else:
         day = _last_session(pit)
     snap = build_snapshot(pit, session_as_of(day, params), day, params, schedule)
-    print(sig.snapshot_json(snap) if args.json else sig.snapshot_table(snap))
+    print(sig.snapshot_json(snap) if args.json else sig.snapshot_table(snap, last_session=last_session))
     return EXIT_OK
 
 
@@ -463,7 +468,13 @@ def cmd_paper(app: App, args: argparse.Namespace) -> int:
             raise UsageError(f"--simulate END {end} is before START {start}")
         app.store()  # the pack imported (idempotent) before the session reads the store
         code, text = simulate_command(app.cfg, app.env, start, end, wall=app.clock, dry_run=args.dry_run, notify=args.notify)
-        print(text)
+        print(text, file=sys.stderr if text.startswith("error:") else sys.stdout)
+        if code == EXIT_OK:
+            from review.cli import session_summary
+            from review.report import benchmark_closes_from_bars
+
+            closes = benchmark_closes_from_bars({s: app.store().bars(s) for s in ("IWM", "SPY")})
+            print(session_summary([store_dir(app.cfg) / "simulations"], "simulation", closes))
         return code
     from runner.paper import data_refresh, paper_command
 
@@ -479,11 +490,21 @@ def cmd_emulator(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_status(app: App, args: argparse.Namespace) -> int:
+    from runner.compose import paper_state_dir
     from runner.status import collect_status, render_status
 
     if args.serve:
         return serve_status(app, args)
-    status = collect_status(app.cfg, app.env, app.clock, offline=args.offline)
+    state, offline, note = None, args.offline, ""
+    simulations = sorted((store_dir(app.cfg) / "simulations").glob("*/paper.sqlite"), key=lambda p: p.stat().st_mtime)
+    if not (paper_state_dir(app.cfg) / "paper.sqlite").exists() and simulations:
+        # no paper session yet: the latest simulated one, read from its journal (its emulator may be gone)
+        state, offline = simulations[-1].parent, True
+        note = (f"no paper session in {paper_state_dir(app.cfg)}; showing the latest simulated session, {state.name} "
+                f"({len(simulations)} under {state.parent})")
+    status = collect_status(app.cfg, app.env, app.clock, offline=offline, state_dir=state)
+    if note and not args.json:
+        print(note)
     print(status.to_json() if args.json else render_status(status))
     return EXIT_OK
 

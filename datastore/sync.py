@@ -21,6 +21,12 @@ BARS_START = date(2016, 1, 4)  # Alpaca's daily history starts in 2016
 class SyncReport:
     lines: list[str] = field(default_factory=list)
     ok: bool = True
+    missing_keys: list[str] = field(default_factory=list)  # sources skipped because a key is not in the environment
+
+    @property
+    def only_keys_missing(self) -> bool:
+        """Nothing failed; a source was skipped for a missing key (bad input, like `paper` without keys)."""
+        return bool(self.missing_keys) and all("FAILED" not in line for line in self.lines)
 
 
 def sync_all(
@@ -41,6 +47,7 @@ def sync_all(
     elif secrets.fred_api_key is None:
         report.lines.append(f"FRED: skipped: {ENV_FRED_API_KEY} is not set (the store keeps its current copies)")
         report.ok = False
+        report.missing_keys.append(ENV_FRED_API_KEY)
     else:
         for r in sync_fred(store, cfg, secrets, clock, fred_series, derivations):
             status = f" (HTTP {r.status})" if r.status else ""
@@ -50,6 +57,7 @@ def sync_all(
     if bars_client is None or not secrets.has_alpaca():
         report.lines.append(f"Alpaca bars: skipped: {', '.join(secrets.missing_alpaca()) or 'no client'} not set (the store keeps its current bars)")
         report.ok = False
+        report.missing_keys += secrets.missing_alpaca()
         return report
     client = bars_client()
     for symbol in symbols or cfg.alpaca.symbols:

@@ -52,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
         exchange = demo_exchange(start, path=args.state, cash=args.cash)
     exchange.follow_clock = None if args.start else system
     server = EmulatorServer(exchange, key_id=key_id, secret_key=secret, host=args.host, port=args.port)
-    log.info("Alpaca emulator on %s (state: %s)", server.url, args.state or "memory only")
+    clock_note = f"its clock starts at {start:%Y-%m-%d %H:%M} UTC and moves only when told" if args.start else "its clock follows the wall clock"
+    sys.stderr.write(f"Alpaca emulator listening on {server.url} (state: {args.state or 'memory only'}; {clock_note}); Ctrl-C stops it\n")
+    sys.stderr.flush()
     try:
         server.serve_forever()
     except KeyboardInterrupt:

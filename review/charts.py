@@ -18,19 +18,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import date2num
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter
+from PIL import Image
 
-REGIME_COLORS = {
-    "soft_landing": "#b7e4c7",
-    "late_cuts": "#fde2a7",
-    "recession_risk": "#f8c4a4",
-    "crisis": "#f4a3a8",
-    "tightening": "#c9d6f2",
-    "neutral": "#e9ecef",
-    "unknown": "#ffffff",
-}
-EXTRA_COLORS = ("#d8c8f0", "#c6eef0", "#f0d0e8", "#dddddd")
-STRATEGY_COLOR = "#1f4e9c"  # the acceptance test looks for this blue in the screenshot
-BENCHMARK_COLORS = {"IWM": "#e07b00", "SPY": "#5a8f29"}
+from review.palette import BENCHMARK_COLORS, STRATEGY_COLOR, regime_color
+
 FIGSIZE = (12.0, 5.0)
 
 
@@ -61,12 +53,6 @@ class TradeMark:
     option: bool
 
 
-def regime_color(regime: str, order: Sequence[str] = ()) -> str:
-    if regime in REGIME_COLORS:
-        return REGIME_COLORS[regime]
-    return EXTRA_COLORS[(list(order).index(regime) if regime in order else len(regime)) % len(EXTRA_COLORS)]
-
-
 def _x(day: date) -> float:
     """A day as matplotlib's date number (the same axis units the plotted DatetimeIndex gets)."""
     convert = cast(Callable[[date], float], date2num)  # matplotlib ships this function without annotations
@@ -74,9 +60,16 @@ def _x(day: date) -> float:
 
 
 def _png(fig: Figure) -> bytes:
+    """The figure as a palette PNG: charts hold few colours, so 256 of them keep it exact to the eye at a third of
+    the size (the report embeds every chart)."""
     FigureCanvasAgg(fig)
-    out = io.BytesIO()
-    fig.savefig(out, format="png", dpi=100, metadata={"Software": None})
+    raw = io.BytesIO()
+    fig.savefig(raw, format="png", dpi=100, metadata={"Software": None})
+    raw.seek(0)
+    with Image.open(raw) as image:
+        small = image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        out = io.BytesIO()
+        small.save(out, format="PNG", optimize=True)
     return out.getvalue()
 
 
@@ -85,8 +78,8 @@ def _shade_regimes(ax: Axes, spans: Sequence[RegimeSpan]) -> list[Patch]:
     names = [s.regime for s in spans]
     for span in spans:
         color = regime_color(span.regime, names)
-        ax.axvspan(_x(span.start), _x(span.end) + 1.0, color=color, alpha=0.6, lw=0, zorder=0)
-        seen.setdefault(span.regime, Patch(color=color, alpha=0.6, label=span.regime.replace("_", " ")))
+        ax.axvspan(_x(span.start), _x(span.end) + 1.0, color=color, lw=0, zorder=0)
+        seen.setdefault(span.regime, Patch(color=color, label=span.regime.replace("_", " ")))
     return list(seen.values())
 
 
@@ -97,8 +90,10 @@ def equity_chart(
     fomc: Sequence[FomcMark] = (),
     trades: Sequence[TradeMark] = (),
     title: str = "Equity",
+    log_scale: bool = True,
 ) -> bytes:
-    """The strategy's equity against buy-and-hold benchmarks, regimes shaded, FOMC decisions and trades marked."""
+    """The strategy's equity against buy-and-hold benchmarks, regimes shaded, FOMC decisions and trades marked; on a
+    log scale by default (equal moves in percent look equal over decades)."""
     fig = Figure(figsize=FIGSIZE, layout="constrained")
     ax = fig.add_subplot()
     legend = _shade_regimes(ax, regimes)
@@ -128,8 +123,12 @@ def equity_chart(
     handles, _ = ax.get_legend_handles_labels()
     ax.legend(handles=handles + legend, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, framealpha=0.9)
     ax.set_title(title)
-    ax.set_ylabel("equity ($)")
-    ax.grid(alpha=0.3)
+    if log_scale:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _pos: ""))
+    ax.set_ylabel("equity ($, log scale)" if log_scale else "equity ($)")
+    ax.grid(alpha=0.3, which="both" if log_scale else "major")
     return _png(fig)
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from review.compare import compare_html, compare_runs, render_compare
 from review.explain import explain_day, render_explain
-from review.metrics import fmt_num, fmt_pct
+from review.metrics import benchmark_curves, fmt_num, fmt_pct
 from review.parity import Replayer, parity_diff, render_parity, replay_and_diff
 from review.report import build_report, write_report
 from review.runs import ReviewError, RunRef, RunSource, config_summary, open_runs
@@ -100,6 +100,25 @@ def runs_command(journals: Sequence[Path], *, kind: str | None = None, fmt: Form
         described = r[2] if not r[3] or r[3] in r[2] else f"{r[2]}  [{r[3]}]"
         out += [line, *textwrap.wrap(described, TERMINAL_WIDTH, initial_indent="    ", subsequent_indent="    ")]
     return "\n".join(out) + footer
+
+
+def session_summary(journals: Sequence[Path], kind: str, benchmark_closes: Mapping[str, pd.Series]) -> str:
+    """The newest run of `kind` in one paragraph: its P&L against IWM and SPY bought and held over the same days, and
+    where it is journaled (what `paper --simulate` ends with)."""
+    with open_runs(journals) as source:
+        refs = [r for r in source.runs() if r.info.kind == kind]
+        if not refs:
+            return f"no {kind} run journaled"
+        ref = refs[-1]
+        equity = source.equity(ref)["equity"]
+        where = f"journal {ref.path} (run {ref.run_id}; `main.py report {ref.run_id}` for the full report)"
+        if len(equity) < 2:
+            return f"{ref.run_id}: fewer than two days of equity, no P&L yet; {where}"
+        start, end = float(equity.iloc[0]), float(equity.iloc[-1])
+        bench = benchmark_curves({s: c for s, c in benchmark_closes.items() if s in ("IWM", "SPY")}, equity)
+    versus = ", ".join(f"{s} {fmt_pct(float(c.iloc[-1]) / float(c.iloc[0]) - 1.0)}" for s, c in bench.items())
+    return (f"{ref.run_id}: P&L {end - start:+,.2f} ({fmt_pct(end / start - 1.0)}) from {start:,.2f} to {end:,.2f} over {len(equity)} sessions "
+            f"{equity.index[0].date()} .. {equity.index[-1].date()}; buy and hold over the same days: {versus or 'no benchmark bars'}\n{where}")
 
 
 def trades_command(journals: Sequence[Path], run_id: str, *, start: date | None = None, end: date | None = None, symbol: str | None = None,

@@ -47,7 +47,7 @@ def prune_runs(journals: Sequence[Path], now: datetime, *, older_than_days: floa
     chosen = [r for r in refs if not kinds or r.info.kind in kinds]
     if older_than_days is not None:
         cutoff = now - timedelta(days=older_than_days)
-        chosen = [r for r in chosen if datetime.fromisoformat(r.info.created_at.replace("Z", "+00:00")) < cutoff]
+        chosen = [r for r in chosen if datetime.fromisoformat(r.info.created_at.replace("Z", "+00:00")) <= cutoff]
     if keep > 0:
         newest = {r.run_id for r in sorted((r for r in refs if not kinds or r.info.kind in kinds), key=lambda r: r.info.created_at)[-keep:]}
         chosen = [r for r in chosen if r.run_id not in newest]

@@ -11,6 +11,7 @@ decision's snapshot. The report says which it used.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from review import charts, page
 from review.charts import FomcMark, TradeMark
 from review.hedge import HedgeSummary, hedge_curve, hedge_summary
 from review.metrics import SHARPE_LABEL, SORTINO_LABEL, Metrics, benchmark_curves, fmt_num, fmt_pct
+from review.palette import regime_color
 from review.runs import ReviewError, RunRef, RunSource, config_summary
 from review.timeline import LogEntry, decision_log, fomc_marks, journal_closes, regime_spans
 from review.trades import Trade, pair_trades
@@ -33,7 +35,9 @@ from review.trades import Trade, pair_trades
 log = logging.getLogger(__name__)
 
 BENCHMARKS = ("IWM", "SPY")
-SECTIONS = ("run", "metrics", "equity", "drawdown", "hedge", "trades", "decisions")
+# In page order: what a trader reads first (the window, the headline against IWM and SPY, the equity chart), the
+# record (hashes, versions) last. `hedge` is left out when the run bought no puts.
+SECTIONS = ("headline", "equity", "drawdown", "metrics", "hedge", "trades", "decisions", "run")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,24 +96,29 @@ def build_report(
         step(3)
         chart_list.append(Chart("drawdown", "Drawdown", charts.drawdown_chart({"strategy": equity, **bench})))
         step(4)
-        chart_list.append(Chart("hedge", "Put hedge cost and payoff", charts.hedge_chart(hedge_curve(source, ref, pd.DatetimeIndex(equity.index)))))
+        if hedge.purchases:
+            chart_list.append(Chart("hedge", "Put hedge cost and payoff", charts.hedge_chart(hedge_curve(source, ref, pd.DatetimeIndex(equity.index)))))
         step(5)
         orders_by_day: dict[str, int] = {}
         for intent in source.intents(ref):
             orders_by_day[intent["decision_day"]] = orders_by_day.get(intent["decision_day"], 0) + 1
         entries = decision_log(decisions, orders_by_day)
         step(6)
+        window = source.window(ref)
+        hedge_section = page.section(
+            "hedge", "Put hedge: cost and payoff", _hedge_table(hedge) + page.image(chart_list[2].png, chart_list[2].title, "hedge-chart"),
+            "Put prices in a backtest are model prices (synthetic), not market prints.") if hedge.purchases else ""
         body = "\n".join([
-            _header(ref, marks, bench_source),
-            _run_section(ref),
-            _metrics_section(measured, trades, hedge, equity_frame),
-            page.section("equity", "Equity", page.image(chart_list[0].png, chart_list[0].title, "equity-chart") + _legend_note(),
+            _header(ref, window, marks, hedge.purchases > 0),
+            _headline_section(measured),
+            page.section("equity", "Equity (log scale)", page.image(chart_list[0].png, chart_list[0].title, "equity-chart") + _legend_note(),
                          f"Benchmarks: buy and hold from the first day's close, using {bench_source}."),
             page.section("drawdown", "Drawdown", page.image(chart_list[1].png, chart_list[1].title, "drawdown-chart")),
-            page.section("hedge", "Put hedge: cost and payoff", _hedge_table(hedge) + page.image(chart_list[2].png, chart_list[2].title, "hedge-chart"),
-                         "Put prices in a backtest are model prices (synthetic), not market prints."),
+            _metrics_section(measured, trades, hedge, equity_frame),
+            hedge_section,
             _trades_section(trades),
             _decisions_section(entries, len(decisions)),
+            _run_section(ref, window),
         ])
         html = page.page(f"cutcycle report: {ref.info.label} ({ref.run_id})", body)
         step(7)
@@ -131,23 +140,47 @@ def write_report(report: Report, out: Path, png_dir: Path | None = None) -> list
     return written
 
 
-def _header(ref: RunRef, marks: Sequence[FomcMark], bench_source: str) -> str:
+def _header(ref: RunRef, window: tuple[str | None, str | None], marks: Sequence[FomcMark], hedged: bool) -> str:
     info = ref.info
-    nav = "".join(f"<a href=\"#{s}\">{s}</a>" for s in SECTIONS)
+    nav = "".join(f"<a href=\"#{s}\">{s}</a>" for s in SECTIONS if hedged or s != "hedge")
     moves = sum(1 for m in marks if m.bp)
-    return (f"<h1>{escape(info.label)}</h1><p class=\"sub\">{escape(info.kind)} run <code>{escape(info.run_id)}</code>, "
-            f"{escape(info.start_day or '?')} to {escape(info.end_day or '?')}, {len(marks)} FOMC decisions ({moves} moves) in the window</p><nav>{nav}</nav>")
+    first, last = window
+    span = f"{first} to {last}" if first and last else "no sessions recorded yet"
+    return (f"<h1>{escape(info.label)}</h1><p class=\"sub\"><b>{escape(span)}</b> &middot; {escape(info.kind)} run <code>{escape(info.run_id)}</code>"
+            f" &middot; {len(marks)} FOMC decisions ({moves} moves) in the window</p><nav>{nav}</nav>")
 
 
-def _run_section(ref: RunRef) -> str:
+def _headline_section(measured: Mapping[str, Metrics]) -> str:
+    """The first thing a trader reads: the strategy against IWM and SPY on the figures that decide whether it is worth it."""
+    spec = (("total return", "total_return", True), ("CAGR", "cagr", True), (SHARPE_LABEL, "sharpe", False), ("max drawdown", "max_drawdown", True),
+            ("volatility", "volatility", True))
+    rows = [page.row([page.cell(label), *[page.cell(fmt_pct(getattr(m, attr)) if pct else fmt_num(getattr(m, attr)), num=True)
+                                          for m in measured.values()]]) for label, attr, pct in spec]
+    return page.section("headline", "Headline", page.table(["", *measured], rows, "headline-table"),
+                        "Against buy and hold of IWM and SPY over the same sessions; Sharpe is of daily returns over the 3-month bill rate.")
+
+
+def _run_section(ref: RunRef, window: tuple[str | None, str | None]) -> str:
     info = ref.info
     rows = [
         ("run id", info.run_id), ("kind", info.kind), ("label", info.label), ("parent", info.parent_id or ""), ("status", info.status),
-        ("started", info.created_at), ("finished", info.finished_at or ""), ("window", f"{info.start_day} .. {info.end_day}"),
-        ("config", config_summary(ref.config()) or "(see config hash)"), ("config hash", info.config_hash), ("code version", info.code_version),
-        ("data versions", info.data_versions_json), ("journal", str(ref.path)),
+        ("started", info.created_at), ("finished", info.finished_at or ""), ("window", f"{window[0] or 'n/a'} .. {window[1] or 'n/a'}"),
+        ("config", config_summary(ref.config()) or "(see config hash)"), ("journal", str(ref.path)),
     ]
-    return page.section("run", "Run", page.table(["", ""], [page.row([page.cell(k), page.cell(v)]) for k, v in rows]))
+    hashes = [("config hash", info.config_hash), ("code version", info.code_version),
+              *sorted(_data_versions(info.data_versions_json).items())]
+    record = page.table(["", ""], [page.row([page.cell(k), page.cell(v)]) for k, v in rows])
+    versions = page.table(["dataset", "version"], [page.row([page.cell(k), page.cell(v)]) for k, v in hashes])
+    return page.section("run", "Run", record + f"<details id=\"versions\"><summary>config, code and data versions ({len(hashes)})</summary>"
+                        f"{versions}</details>")
+
+
+def _data_versions(raw: str) -> dict[str, str]:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {"data versions": raw}
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {"data versions": raw}
 
 
 def _metrics_section(measured: Mapping[str, Metrics], trades: Sequence[Trade], hedge: HedgeSummary, equity: pd.DataFrame) -> str:
@@ -197,7 +230,7 @@ def _trades_section(trades: Sequence[Trade]) -> str:
         rows.append(page.row([
             page.cell(t.symbol), page.cell(f"{t.qty * t.direction:g}", num=True), page.cell(t.entry_day), page.cell(f"{t.entry_price:,.4f}", num=True),
             page.cell(t.exit_day or ""), page.cell(f"{t.exit_price:,.4f}", num=True), page.cell(t.exit_kind), page.cell(round(t.pnl, 2), num=True, signed=True),
-            page.cell(fmt_pct(t.return_pct)), page.cell(t.entry.regime or ""), page.cell("; ".join(t.entry.reasons) + f" ({t.entry.order_reason})"),
+            page.cell(fmt_pct(t.return_pct)), page.cell(t.entry.regime or ""), page.cell("; ".join(t.entry.fired) + f" ({t.entry.order_reason})"),
             page.cell("" if t.exit is None else f"{t.exit.regime or ''}: {t.exit.order_reason}"), page.cell("model" if t.synthetic else ""),
         ]))
     headers = ["symbol", "qty", "entry", "price", "exit", "price", "how", "P&L", "return", "regime at entry", "why entered", "why exited", "prices"]
@@ -216,16 +249,27 @@ def _decisions_section(entries: Sequence[LogEntry], total: int) -> str:
             target += f"; {puts['contracts']} puts {puts.get('symbol') or ''}"
         if e.target.get("hold"):
             target = "hold (no change)"
-        swatch = f"<span class=\"swatch\" style=\"background:{charts.regime_color(e.regime)}\"></span>{escape(e.regime)}"
+        swatch = f"<span class=\"swatch sw-{escape(e.regime)}\"></span>{escape(e.regime)}"
         rows.append(page.row([
             page.cell(e.day), page.cell(swatch, raw=True), page.cell(e.runner_up or ""), page.cell(e.phase or ""), page.cell(target),
-            page.cell("<br>".join(escape(r) for r in e.reasons), raw=True), page.cell(", ".join(e.changed)), page.cell(e.orders or "", num=True),
-            page.cell(e.quiet_days_after or "", num=True),
+            page.cell("<br>".join(escape(r) for r in _log_reasons(e)), raw=True), page.cell(", ".join(e.changed)),
+            page.cell(e.orders or "", num=True), page.cell(e.quiet_days_after or "", num=True),
         ], "changed" if e.changed else ""))
     headers = ["day", "regime", "runner-up", "phase", "target", "reasons", "changed", "orders", "quiet days after"]
     note = (f"{len(entries)} of {total} decisions: the first, every one that changed the regime, phase or target, and every one that placed orders. "
             "`main.py explain RUN DAY` shows any day in full.")
-    return page.section("decisions", "Decision log", page.table(headers, rows, "decision-log"), note)
+    colours = "".join(f".sw-{escape(r)}{{background:{regime_color(r)}}}" for r in sorted({e.regime for e in entries}))
+    table = f"<style>{colours}</style>" + page.table(headers, rows, "decision-log")
+    return page.section("decisions", "Decision log", f"<details><summary>{len(entries)} decisions (open the log)</summary>{table}</details>", note)
+
+
+def _log_reasons(entry: LogEntry) -> list[str]:
+    """The reasons worth a line in the log: the strategy's, and the regime rules that fired when the regime changed
+    (on other days they repeat the regime's case with new numbers; `explain` shows them)."""
+    fired = [r for r in entry.reasons if "(not fired)" not in r]
+    if "regime" in entry.changed or len(entry.reasons) <= 1:
+        return fired
+    return [r for r in fired if not r.startswith("regime:")] or fired[:1]
 
 
 def _legend_note() -> str:

@@ -34,6 +34,11 @@ class DecisionRef:
     reasons: tuple[str, ...]
     order_reason: str
 
+    @property
+    def fired(self) -> tuple[str, ...]:
+        """The reasons of the rules that fired (the decision also records each rule that did not)."""
+        return tuple(r for r in self.reasons if "(not fired)" not in r)
+
 
 @dataclass(frozen=True, slots=True)
 class Trade:
@@ -253,7 +258,7 @@ def trade_row(t: Trade) -> list[Any]:
     """One trade as a flat row in the order of TRADE_COLUMNS (for text and CSV)."""
     return [
         t.symbol, round(t.qty * t.direction, 6), t.entry_day, round(t.entry_price, 4), t.exit_day or "", round(t.exit_price, 4), t.exit_kind,
-        round(t.pnl, 2), round(t.return_pct, 4), round(t.fees, 2), t.entry.day, t.entry.regime or "", "; ".join(t.entry.reasons),
-        "" if t.exit is None else t.exit.day, "" if t.exit is None else (t.exit.regime or ""), "" if t.exit is None else "; ".join(t.exit.reasons),
+        round(t.pnl, 2), round(t.return_pct, 4), round(t.fees, 2), t.entry.day, t.entry.regime or "", "; ".join(t.entry.fired),
+        "" if t.exit is None else t.exit.day, "" if t.exit is None else (t.exit.regime or ""), "" if t.exit is None else "; ".join(t.exit.fired),
         int(t.synthetic),
     ]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -45,7 +46,7 @@ from runner.compose import MissingKeys, open_session
 from runner.guards import AlreadyRunning, StateRefused, write_heartbeat
 from runner.jobs import Jobs, PaperDeps
 from runner.notify import Event, Notifier, build_notifier
-from runner.schedule import DAILY_JOBS, HEARTBEAT_EVERY, RECONCILE_EVERY, Every
+from runner.schedule import DAILY_JOBS, HEARTBEAT_EVERY, RECONCILE_EVERY, Every, next_fire_times
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +214,8 @@ def paper_command(cfg: AppConfig, env: Mapping[str, str], clock: Clock, *, dry_r
             notifier.emit(Event("failure", "cutcycle: paper trader cannot start", f"{type(exc).__name__}: {exc}", level="failure"))
             return EXIT_FAILURE
         try:
+            sys.stderr.write(start_line(cfg, env, clock, session.deps.run_id, session.deps.journal.path, dry_run) + "\n")
+            sys.stderr.flush()
             return serve_with_alerts(session.deps, notifier, cfg)
         finally:
             session.close()
@@ -243,6 +246,18 @@ def serve_with_alerts(deps: PaperDeps, notifier: Notifier, cfg: AppConfig) -> in
         runner.tell(Event("stop", "cutcycle: paper trader stopped", f"run {deps.run_id} stopped after {why}: {h.jobs_run} jobs run, "
                           f"{h.jobs_failed} failed, {h.jobs_missed} missed{f'; last error: {h.last_error}' if h.last_error else ''}",
                           level="info" if why == "a stop signal" else "failure"))
+
+
+def start_line(cfg: AppConfig, env: Mapping[str, str], clock: Clock, run_id: str, journal: Path, dry_run: bool) -> str:
+    """What a user sees when the trader starts: mode, endpoint, where its state is, and the next jobs (New York time)."""
+    from broker.alpaca.clients import trading_url
+
+    now = clock.now()
+    upcoming = next_fire_times(now, now + timedelta(days=4))[:3]
+    jobs = ", ".join(f"{name} {at.astimezone(NEW_YORK):%a %m-%d %H:%M} ET" for at, name in upcoming) or "none in the next 4 days"
+    mode = "paper, dry run (no orders sent)" if dry_run else "paper"
+    return (f"cutcycle paper trader started: {mode}; endpoint {trading_url(cfg.alpaca, Secrets.from_env(env))}; state {journal.parent} "
+            f"(run {run_id}); next jobs: {jobs}; `main.py status` shows it, Ctrl-C or SIGTERM stops it")
 
 
 def data_refresh(cfg: AppConfig, clock: Clock, derivations: Mapping[str, SeriesDerivation] | None = None) -> Refresh:

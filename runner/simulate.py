@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -69,8 +70,15 @@ def emulator_time_setter(base_url: str) -> SetBrokerTime:
         body = json.dumps({"now": at.isoformat()}).encode()
         request = urllib.request.Request(f"{base_url.rstrip('/')}/_emulator/time", data=body, method="POST",
                                          headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=30) as answer:  # loopback checked above
-            answer.read()
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:  # loopback checked above
+                state = json.loads(answer.read() or b"{}")
+        except urllib.error.URLError as exc:
+            raise ConnectionError(f"cannot reach the emulator at {base_url}: {exc.reason}; start it first (`main.py emulator -- --port N`)") from None
+        now = datetime.fromisoformat(str(state.get("now", at.isoformat())).replace("Z", "+00:00"))
+        if now - at > timedelta(minutes=5):
+            raise ValueError(f"the emulator at {base_url} is already at {now:%Y-%m-%d %H:%M} UTC, after this simulation's start ({at:%Y-%m-%d %H:%M}): "
+                             "its clock only moves forward, so restart the emulator (with --start before the window) and run again")
 
     return set_time
 

@@ -22,33 +22,31 @@ from signals.scorecard import BLIP_SESSIONS, FOLLOW_MONTHS, LOOKBACK_MONTHS, WAR
 from signals.snapshot import REGIMES, Snapshot
 from signals.study import CycleStudy, study_json, thesis_claims
 
-REGIME_COLOURS = {
-    "soft_landing": "#4caf50",
-    "recession_risk": "#ff9800",
-    "crisis": "#d32f2f",
-    "late_cuts": "#9c27b0",
-    "tightening": "#1976d2",
-    "neutral": "#bdbdbd",
-    "unknown": "#ffffff",
-}
-
 
 def _num(value: float | None, fmt: str = "{:.2f}") -> str:
     return "n/a" if value is None else fmt.format(value)
 
 
-def snapshot_table(snap: Snapshot) -> str:
-    """A readable table: phase, market, indicators (value, period, stale), the regime and every rule's reason."""
+def _day(value: date | None, missing: str = "none yet") -> str:
+    return missing if value is None else value.isoformat()
+
+
+def snapshot_table(snap: Snapshot, *, last_session: date | None = None) -> str:
+    """A readable table: phase, market, indicators (value, period, stale), the regime and every rule's reason.
+    `last_session` set: the as-of day is not a trading session, this is the last one before it."""
     p, m, r = snap.phase, snap.market, snap.regime
-    lines = [f"cutcycle signals as of {snap.as_of.isoformat()} (session {snap.day})", ""]
+    when = f"session {snap.day}" if last_session is None else f"{snap.day} is not a trading session; the last session was {last_session}"
+    lines = [f"cutcycle signals as of {snap.as_of.isoformat()} ({when})", ""]
     lines += [
         "PHASE",
         f"  phase                 {p.name}",
-        f"  target (upper)        {_num(p.target_upper)}%   last decision {p.last_decision} ({_num(p.last_decision_bp, '{:+.0f}')} bp)",
-        f"  last move             {p.last_move} ({_num(p.last_move_bp, '{:+.0f}')} bp{', inter-meeting' if p.last_move_intermeeting else ''})",
-        f"  cycle                 first cut {p.cycle_first_cut}, later phase {p.later_phase_start}, "
-        f"{p.cuts_in_cycle} cuts, {p.cumulative_bp:+.0f} bp, {p.meetings_since_last_cut} meetings since the last cut",
-        f"  next meeting          {p.next_meeting} (in {p.days_to_next_meeting} days){'  BLACKOUT' if p.in_blackout else ''}",
+        f"  target (upper)        {_num(p.target_upper)}%   last decision {_day(p.last_decision)} ({_num(p.last_decision_bp, '{:+.0f}')} bp)",
+        f"  last move             {_day(p.last_move)} ({_num(p.last_move_bp, '{:+.0f}')} bp{', inter-meeting' if p.last_move_intermeeting else ''})",
+        "  cycle                 " + (f"first cut {p.cycle_first_cut}, later phase {_day(p.later_phase_start, 'not yet')}, {p.cuts_in_cycle} cuts, "
+                                      f"{p.cumulative_bp:+.0f} bp, {p.meetings_since_last_cut} meetings since the last cut"
+                                      if p.cycle_first_cut else "no easing cycle under way"),
+        "  next meeting          " + (f"{p.next_meeting} (in {p.days_to_next_meeting} days){'  BLACKOUT' if p.in_blackout else ''}"
+                                      if p.next_meeting else "none on the published schedule (update config/fomc_schedule.toml)"),
         f"  market pricing        2y-EFFR {_num(p.cuts_priced_bp, '{:+.0f}')} bp, 3m bill-EFFR {_num(p.bill_minus_effr_bp, '{:+.0f}')} bp"
         f" -> cuts expected: {p.cuts_expected}",
         "",
@@ -61,7 +59,7 @@ def snapshot_table(snap: Snapshot) -> str:
     for name, reading in snap.indicators.items():
         flag = " STALE" if reading.stale and reading.period is not None else (" MISSING" if reading.period is None else "")
         shown = reading.value if reading.value is not None else reading.last_value
-        lines.append(f"  {name:<24}{_num(shown, '{:>12.3f}'):>12}  {reading.period or '':<10}{flag}  {describe(name)}")
+        lines.append(f"  {name:<24}{_num(shown, '{:>12.3f}'):>12}  {_day(reading.period, ''):<10}{flag}  {describe(name)}")
     lines += ["", f"REGIME  {r.name}   (runner-up: {r.runner_up})"]
     if snap.call is not None and snap.call.rules_call != r.name:
         lines.append(f"  the rules call {snap.call.rules_call} today; the call is held (signals/stability.py)")
@@ -140,13 +138,15 @@ def regime_chart(
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
+    from review.palette import regime_color  # one palette for every chart
+
     fig, ax = plt.subplots(figsize=(14, 6))
     if snaps:
         start, end = pd.Timestamp(snaps[0].day), pd.Timestamp(snaps[-1].day)
         band_start, current = snaps[0].day, snaps[0].regime.name
         for prev, snap in zip(snaps, [*snaps[1:], None], strict=True):
             if snap is None or snap.regime.name != current:
-                ax.axvspan(_x(band_start), _x(prev.day), color=REGIME_COLOURS[current], alpha=0.35, lw=0)
+                ax.axvspan(_x(band_start), _x(prev.day), color=regime_color(current), lw=0, zorder=0)
                 if snap is not None:
                     band_start, current = snap.day, snap.regime.name
         prices = iwm_close.loc[start:end]
@@ -157,7 +157,7 @@ def regime_chart(
         for first, last in recessions:
             if pd.Timestamp(first) <= end and pd.Timestamp(last) >= start:
                 ax.axvspan(_x(first), _x(add_months(last, 1)), facecolor="none", edgecolor="black", hatch="//", lw=0)
-    handles = [Patch(color=REGIME_COLOURS[r], alpha=0.35, label=r) for r in REGIMES]
+    handles = [Patch(color=regime_color(r), label=r) for r in REGIMES]
     if cuts:
         handles.append(Patch(color="#d32f2f", label="FOMC cut (dashed)"))
     if recessions:

@@ -158,6 +158,11 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x * 100:+.1f}%"
 
 
+def _pp(x: float | None) -> str:
+    """A difference of two returns: percentage points, not percent."""
+    return "n/a" if x is None else f"{x * 100:+.1f} pp"
+
+
 def thesis_claims(studies: Sequence[CycleStudy]) -> list[ClaimCheck]:
     """The five claims of THESIS.md ("Claims the event study should check"), tested on complete windows only."""
     out = []
@@ -171,8 +176,8 @@ def thesis_claims(studies: Sequence[CycleStudy]) -> list[ClaimCheck]:
         verdict = "holds" if md >= 0.06 else ("partly" if md > 0 else "does not hold")
         out.append(ClaimCheck(
             "1. small caps beat large caps by ~12 pp on average in the 12 months after a first cut (+35% vs +23%)", verdict,
-            f"{len(full)} complete cycles: small {_pct(ms)}, large {_pct(ml)}, average difference {_pct(md)}; small ahead in {wins} of {len(full)} "
-            f"({', '.join(f'{s.first_cut.year}: {_pct(d)}' for s, d in zip(full, diffs, strict=True))})",
+            f"{len(full)} complete cycles: small {_pct(ms)}, large {_pct(ml)}, average difference {_pp(md)}; small ahead in {wins} of {len(full)} "
+            f"({', '.join(f'{s.first_cut.year}: {_pp(d)}' for s, d in zip(full, diffs, strict=True))})",
         ))
     later = [s for s in studies if s.after_later_phase and s.after_later_phase[12].complete]
     if later:
@@ -180,7 +185,7 @@ def thesis_claims(studies: Sequence[CycleStudy]) -> list[ClaimCheck]:
         ok = all((d or 0.0) > 0 for _, d in ld)
         out.append(ClaimCheck(
             "2. small caps beat large caps in the 12 months after every later-phase start", "holds" if ok else "does not hold",
-            "; ".join(f"{day}: {_pct(d)}" for day, d in ld),
+            "; ".join(f"{day}: small minus large {_pp(d)}" for day, d in ld),
         ))
     named = [s for s in studies if s.first_cut.year in (2001, 2007, 2019)]
     if named:
@@ -197,7 +202,7 @@ def thesis_claims(studies: Sequence[CycleStudy]) -> list[ClaimCheck]:
         out.append(ClaimCheck(
             "4. soft landing plus gradual cuts means small-cap outperformance",
             "holds" if all(d > 0 for d in sd) else ("partly" if mean(sd) > 0 else "does not hold"),
-            "; ".join(f"{s.first_cut}: 12m small-minus-large {_pct(d)}" for s, d in zip(soft, sd, strict=True)),
+            "; ".join(f"{s.first_cut}: 12m small-minus-large {_pp(d)}" for s, d in zip(soft, sd, strict=True)),
         ))
     else:
         out.append(ClaimCheck("4. soft landing plus gradual cuts means small-cap outperformance", "not testable",
@@ -210,6 +215,6 @@ def thesis_claims(studies: Sequence[CycleStudy]) -> list[ClaimCheck]:
             "5. small caps often underperform around the first cut itself",
             "holds" if n_under * 3 >= len(under) * 2 else ("partly" if n_under else "does not hold"),
             f"small-minus-large from 1 month before to 1 month after the cut negative in {n_under} of {len(under)}: "
-            + "; ".join(f"{y}: before {_pct(b)}, after {_pct(a)}" for y, b, a in under),
+            + "; ".join(f"{y}: before {_pp(b)}, after {_pp(a)}" for y, b, a in under),
         ))
     return out

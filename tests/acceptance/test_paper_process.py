@@ -105,6 +105,8 @@ def _check(code: int, logs: Path, tmp_path: Path) -> None:
     output = (logs / "paper.out").read_text()
     assert code == 0, output
     assert "stopping after the running job" in output  # the SIGTERM handler ran (DEBUG output is checked for secrets below)
+    started = next(line for line in output.splitlines() if line.startswith("cutcycle paper trader started"))  # issue 16 item 10
+    assert f"state {tmp_path / 'paper'}" in started and "endpoint http://127.0.0.1:" in started and " ET" in started, started
     beat = read_heartbeat(status)
     assert beat is not None and beat["extra"]["scheduler"] == "stopped" and beat["mode"] == "paper"
     walls = sorted({datetime.fromisoformat(j["at"]).astimezone(NEW_YORK).strftime("%H:%M") for j in beat["next_jobs"]})
@@ -137,6 +139,10 @@ def test_a_simulated_session_from_the_command_line_against_the_emulator_process(
                                   capture_output=True, text=True, timeout=600, check=False)
             runs = subprocess.run([sys.executable, "main.py", *sets, "runs", "--json"], cwd=ROOT, env=env, capture_output=True, text=True,
                                   timeout=120, check=False)
+            again = subprocess.run([sys.executable, "main.py", *sets, "paper", "--simulate", "2024-09-04", "2024-09-27"], cwd=ROOT, env=env,
+                                   capture_output=True, text=True, timeout=120, check=False)
+            status = subprocess.run([sys.executable, "main.py", *sets, "status"], cwd=ROOT, env=env, capture_output=True, text=True,
+                                    timeout=120, check=False)
         finally:
             emulator.terminate()
             emulator.wait(timeout=30)
@@ -153,3 +159,11 @@ def test_a_simulated_session_from_the_command_line_against_the_emulator_process(
     assert "soft_landing" in regimes  # the September 2024 cut: the session bought IWM on the pack's real prices
     assert sent > 0
     assert runs.returncode == 0 and any(r["kind"] == "simulation" for r in json.loads(runs.stdout)), runs.stdout + runs.stderr
+    # Issue 16 items 9 and 10: the emulator says where it listens; the session ends with its P&L against IWM and SPY and
+    # where it is journaled; `runs` knows its window; a re-run against the emulator whose clock has moved says to restart it.
+    assert f"listening on http://127.0.0.1:{port}" in (tmp_path / "emulator.out").read_text()
+    assert "P&L " in done.stdout and "buy and hold over the same days: IWM " in done.stdout and str(journal) in done.stdout, done.stdout
+    session = next(r for r in json.loads(runs.stdout) if r["kind"] == "simulation")
+    assert (session["start"], session["end"]) == ("2024-09-03", "2024-09-27")
+    assert status.returncode == 0 and "showing the latest simulated session, simulate-20240904-20240927-" in status.stdout, status.stdout
+    assert again.returncode == 2 and "restart the emulator" in again.stderr and "Traceback" not in again.stderr, again.stdout + again.stderr

@@ -29,7 +29,7 @@ from clock import ManualClock
 from datastore.store import Store
 from review.charts import STRATEGY_COLOR
 from review.cli import report_command
-from review.metrics import fmt_pct
+from review.metrics import SHARPE_LABEL, fmt_num, fmt_pct
 from review.report import SECTIONS, benchmark_closes_from_bars, build_report
 from review.runs import open_runs
 from review.timeline import fomc_marks
@@ -78,7 +78,8 @@ def test_report_of_the_pinned_backtest_agrees_with_it(backtest: tuple[Path, dict
     folder, doc = backtest
     html = report.read_text()
     for section in SECTIONS:
-        assert f'<section id="{section}">' in html, section
+        assert (f'<section id="{section}">' in html) == (section != "hedge"), section  # no puts in this window: no empty hedge chart
+    assert doc["strategy"]["hedge_cost"] == 0
     assert doc["strategy"]["total_return"] == pytest.approx(0.1150474683557805, rel=1e-9)  # the pin this report is checked against
     with open_runs([folder]) as source:
         ref = source.run(doc["run_id"])
@@ -206,6 +207,32 @@ def test_report_opens_offline_without_console_errors(devtools: DevTools, report:
     state = devtools.call("Runtime.evaluate", returnByValue=True, expression=(
         "({sections: Array.from(document.querySelectorAll('section')).map(s => s.id),"
         " images: Array.from(document.images).map(i => [i.id, i.complete, i.naturalWidth, i.getBoundingClientRect().width])})"))["result"]["value"]
-    assert state["sections"] == list(SECTIONS)
-    assert [i[0] for i in state["images"]] == ["equity-chart", "drawdown-chart", "hedge-chart"]
+    assert state["sections"] == [s for s in SECTIONS if s != "hedge"]
+    assert [i[0] for i in state["images"]] == ["equity-chart", "drawdown-chart"]
     assert all(complete and natural == 1200 and shown > 600 for _, complete, natural, shown in state["images"]), state["images"]
+
+
+def test_the_first_screen_is_what_a_trader_wants(devtools: DevTools, report: Path, backtest: tuple[Path, dict[str, Any]]) -> None:
+    """Issue 16 item 11: the window, the headline against IWM and SPY and the equity chart on the first screen (a
+    1400x900 window); hashes and the decision log collapsed; the file small."""
+    _, doc = backtest
+    devtools.call("Emulation.setDeviceMetricsOverride", width=1400, height=900, deviceScaleFactor=1, mobile=False)
+    devtools.open(report.as_uri())
+    screen = devtools.call("Runtime.evaluate", returnByValue=True, expression=(
+        "({sub: document.querySelector('p.sub').innerText,"
+        " headline: Array.from(document.querySelectorAll('#headline-table tr')).map(r => Array.from(r.cells).map(c => c.innerText)),"
+        " headlineTop: document.getElementById('headline-table').getBoundingClientRect().top,"
+        " chartTop: document.getElementById('equity-chart').getBoundingClientRect().top,"
+        " chartHeight: document.getElementById('equity-chart').getBoundingClientRect().height,"
+        " runTop: document.getElementById('run').getBoundingClientRect().top,"
+        " versionsOpen: document.getElementById('versions').open,"
+        " logOpen: document.getElementById('decision-log').closest('details').open,"
+        " logVisible: document.getElementById('decision-log').checkVisibility()})"))["result"]["value"]
+    assert f"{doc['start']} to {doc['end']}" in screen["sub"]
+    assert screen["headline"][0][1:] == ["strategy", "IWM", "SPY"]
+    rows = {r[0]: r[1:] for r in screen["headline"][1:]}
+    assert rows[SHARPE_LABEL][0] == fmt_num(doc["strategy"]["sharpe"]) and rows[SHARPE_LABEL][1] == fmt_num(doc["benchmarks"]["IWM"]["sharpe"])
+    assert rows["total return"][0] == fmt_pct(doc["strategy"]["total_return"])
+    assert screen["headlineTop"] < 300 and screen["chartTop"] + screen["chartHeight"] / 2 < 900, screen
+    assert screen["runTop"] > 900 and screen["versionsOpen"] is False and screen["logOpen"] is False and screen["logVisible"] is False
+    assert report.stat().st_size < 400_000

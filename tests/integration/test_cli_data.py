@@ -79,6 +79,6 @@ def test_bad_usage_exits_2_and_every_command_has_help() -> None:
 
 def test_data_sync_without_keys_says_what_is_missing(capsys: pytest.CaptureFixture[str], env: dict[str, str], tmp_path: Path) -> None:
     code, out, _ = run(capsys, ["--set", f"data.store_dir=\"{tmp_path}/s\"", "data", "sync"], env)
-    assert code == 1
+    assert code == 2  # missing keys are bad input, as in `paper`
     assert "FRED: skipped: FRED_API_KEY is not set" in out
     assert "APCA_API_KEY_ID, APCA_API_SECRET_KEY not set" in out
