@@ -31,7 +31,7 @@ from clock import NEW_YORK, Clock, monotonic
 from journal.journal import Journal
 from journal.records import decision_documents
 from runner.calendar import TradingCalendar
-from runner.closes import STALE_FALLBACK, Closes, fresh_closes
+from runner.closes import STALE_FALLBACK, Closes, StaleClose, fresh_closes
 from runner.decision import Chain, OptionMark, book_from_broker, decide_day, intent_from_json, marks_from_snapshot
 from runner.guards import Health, kill_switch_engaged
 from runner.schedule import DECISION, RETRY_FAILED_AFTER, DueJob, due_jobs, upcoming
@@ -120,7 +120,7 @@ class Jobs:
                 d.health.halted = str(exc)
             attempts = self._failing.get(key, (0, d.clock.now()))[0] + 1
             self._failing[key] = (attempts, d.clock.now())
-            expected = isinstance(exc, BrokerError | sqlite3.Error | OSError)
+            expected = isinstance(exc, BrokerError | sqlite3.Error | OSError | StaleClose)
             log.error("job %s for %s failed (attempt %d): %s", name, day, attempts, d.health.last_error, exc_info=not expected)
             self._event("job_failed", d.health.last_error, {"job": name, "day": day.isoformat(), "attempt": attempts})
             return False

@@ -13,11 +13,14 @@ from datetime import date, datetime, time
 from pathlib import Path
 
 from clock import NEW_YORK
+from config.secrets import Secrets
 from datastore.store import Store
 from emulator.faults import FaultRule
 from runner.compose import open_session
-from runner.paper import PaperRunner, data_refresh
+from runner.notify import build_notifier
+from runner.paper import PaperRunner, alert_feed, data_refresh
 from tests.integration.test_paper_support import KEYS, Rig, rig
+from tests.servers.notify_sinks import WebhookSink, wait_until
 
 TUESDAY, WEDNESDAY, THURSDAY = date(2024, 7, 9), date(2024, 7, 10), date(2024, 7, 11)
 
@@ -112,12 +115,15 @@ def test_a_failing_refresh_waits_for_the_close_and_a_late_bar_still_gives_the_da
 def test_when_the_close_never_comes_the_decision_uses_the_last_close_and_says_so(pack_store: Store, tmp_path: Path) -> None:
     """Waiting stops STALE_FALLBACK before the deadline (08:42 the next morning): the decision is made on Tuesday's
     close, journaled as such, and the 08:45 pre-open sends its orders."""
+    sink = WebhookSink()
     with rig(pack_store, tmp_path, WEDNESDAY, date(2024, 7, 12), at=_at(WEDNESDAY, 16, 31)) as r:
         _store_as_of_the_pre_open(r, WEDNESDAY)
         session = open_session(r.cfg, KEYS, r.clock, mode="paper", dry_run=False, state_dir=tmp_path / "paper",
                                refresh=data_refresh(r.cfg, r.clock))
         try:
             runner = PaperRunner(session.deps)
+            notifier = build_notifier(Secrets.from_env({"CUTCYCLE_NOTIFY_URLS": sink.url()}), r.cfg.notify)
+            runner.alerts = alert_feed(session.deps, runner, notifier, r.cfg)
             r.server.faults.add(FaultRule("stocks.bars", "empty_500", times=None))
             runner.wake()
             r.move(_at(THURSDAY, 8, 41))
@@ -130,13 +136,18 @@ def test_when_the_close_never_comes_the_decision_uses_the_last_close_and_says_so
             r.server.faults.clear()  # the bars are back for the pre-open (its orders are checked against them)
             r.move(_at(THURSDAY, 8, 46))
             runner.wake()
+            assert wait_until(lambda: any(m["title"] == "cutcycle: stale close" for m in sink.received), 10)
+            notifier.close()
         finally:
             session.close()
+            sink.stop()
         inputs = _decision(r, WEDNESDAY)
         ledger = _ledger(r)
         stale = _journal(r, "SELECT message, detail_json FROM events WHERE kind='stale_close'")
         posted = list(r.exchange.post_log)
     assert still_waiting
+    told = [m["message"] for m in sink.received if m["title"] == "cutcycle: stale close"]
+    assert len(told) == 1 and "decision 2024-07-10 on stale closes" in told[0] and "IWM 2024-07-09" in told[0]
     market, closes = inputs["market"], inputs["closes"]
     assert isinstance(market, dict) and market["iwm_close"] == _close(pack_store, "IWM", TUESDAY)
     assert isinstance(closes, dict) and closes["stale"] is True and closes["missing"] == ["IWM", "SPY"]
