@@ -61,7 +61,9 @@ def test_the_1630_decision_prices_the_days_close(pack_store: Store, tmp_path: Pa
         _store_as_of_the_pre_open(r, WEDNESDAY)
         session = open_session(r.cfg, KEYS, r.clock, mode="paper", dry_run=False, state_dir=tmp_path / "paper",
                                refresh=data_refresh(r.cfg, r.clock))
-        try:
+        try:  # a snapshot computed before the refresh (a prefetch) must not be served after it
+            session.snapshots.prefetch([x.day for x in session.deps.calendar.sessions(date(2024, 7, 1), WEDNESDAY)])
+            assert session.snapshots(WEDNESDAY).market.iwm_close == _close(pack_store, "IWM", TUESDAY)
             PaperRunner(session.deps).wake()
             health = session.deps.health
         finally:
