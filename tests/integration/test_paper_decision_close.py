@@ -159,3 +159,28 @@ def test_when_the_close_never_comes_the_decision_uses_the_last_close_and_says_so
     assert beat["extra"]["decision_closes"]["stale"] is True and beat["extra"]["decision_closes"]["missing"] == ["IWM", "SPY"]
     assert health.extra["failing"] == {}
     assert ledger[("pre_open", "2024-07-11")].startswith("sent ") and posted
+
+
+def test_a_store_locked_at_the_decision_is_waited_out(pack_store: Store, tmp_path: Path) -> None:
+    """Another process holds the store's write lock at 16:30 (`data sync`): the refresh raises, the decision waits,
+    and the next try decides on the day's close."""
+    with rig(pack_store, tmp_path, WEDNESDAY, date(2024, 7, 12), at=_at(WEDNESDAY, 16, 31)) as r:
+        _store_as_of_the_pre_open(r, WEDNESDAY)
+        session = open_session(r.cfg, KEYS, r.clock, mode="paper", dry_run=False, state_dir=tmp_path / "paper",
+                               refresh=data_refresh(r.cfg, r.clock))
+        other = sqlite3.connect(tmp_path / "store.sqlite", isolation_level=None)
+        try:
+            runner = PaperRunner(session.deps)
+            other.execute("BEGIN IMMEDIATE")
+            runner.wake()
+            other.execute("ROLLBACK")
+            error, waited = session.deps.health.last_error, ("decision", "2024-07-10") not in _ledger(r)
+            r.move(_at(WEDNESDAY, 16, 34))
+            runner.wake()
+        finally:
+            other.close()
+            session.close()
+        inputs = _decision(r, WEDNESDAY)
+    assert waited and error is not None and "refresh failed: OperationalError: database is locked" in error, error
+    market = inputs["market"]
+    assert isinstance(market, dict) and market["iwm_close"] == _close(pack_store, "IWM", WEDNESDAY)
