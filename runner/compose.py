@@ -71,8 +71,14 @@ class StoreSnapshots:
         return PitData.load(self.store, series, self.store.symbols())
 
     def reload(self) -> None:
-        self.pit = self._load()
+        """After a data refresh: the store as it is now, and no snapshot computed before it."""
         self._cache.clear()
+        self.pit = self._load()
+
+    def last_close(self, symbol: str, day: date) -> date | None:
+        """The session of `symbol`'s last bar that `day`'s snapshot reads (None: no bar known then)."""
+        bars = self.pit.bars_as_of(symbol, session_as_of(day, self.params)) if symbol in self.pit.symbols() else None
+        return None if bars is None or bars.empty else bars.index[-1].date()
 
     def prefetch(self, days: list[date]) -> None:
         """Compute a window's snapshots in one pass (a simulation): equal to `build_snapshot` day by day."""
@@ -203,13 +209,18 @@ def open_session(
 
         def do_refresh() -> None:
             if refresh is not None:
-                refresh(store, secrets)
-                snapshots.reload()
+                try:
+                    refresh(store, secrets)
+                finally:  # a refresh that failed half way may still have written: never serve the older snapshots
+                    snapshots.reload()
+
+        def closes(day: date) -> dict[str, date | None]:
+            return {symbol: snapshots.last_close(symbol, day) for symbol in cfg.alpaca.symbols}
 
         deps = PaperDeps(
             journal=journal, broker=broker, reconcile=Reconciler(broker).run, calendar=TradingCalendar(sessions, clock=clock), snapshot=snapshots,
             strategy=strategy, clock=clock, state_dir=state, run_id=run_id, chain=chain, option_mark=option_mark,
-            refresh=do_refresh if refresh is not None else None, dry_run=dry_run,
+            refresh=do_refresh if refresh is not None else None, closes=closes, dry_run=dry_run,
             health=Health(started_at=now.isoformat(), mode="dry-run" if dry_run else mode),
         )
         return PaperSession(deps, broker, store, snapshots, lock, closers)

@@ -4,8 +4,8 @@
 |------------|----------------------|-------------------------------------------------------------------------------|
 | pre_open   | 08:45, until 09:25   | refresh data, reconcile, submit the intents the last decision stored (OPG)     |
 | expiry     | 11:30, until 15:00   | reconcile; sell puts at or inside the roll window (R12), by day limit orders   |
-| decision   | 16:30, until next    | reconcile, journal the day's book, snapshot, `decide`, store the intents for   |
-|            | pre-open cutoff      | the next open (not sent)                                                      |
+| decision   | 16:30, until next    | reconcile, refresh data for the day's close (`runner.closes`), journal the     |
+|            | pre-open cutoff      | day's book, snapshot, `decide`, store the intents for the next open (not sent) |
 | reconcile  | every 5 min in the   | reconcile while orders are working (R08)                                      |
 |            | session              |                                                                               |
 
@@ -31,9 +31,10 @@ from clock import NEW_YORK, Clock, monotonic
 from journal.journal import Journal
 from journal.records import decision_documents
 from runner.calendar import TradingCalendar
+from runner.closes import STALE_FALLBACK, Closes, StaleClose, fresh_closes
 from runner.decision import Chain, OptionMark, book_from_broker, decide_day, intent_from_json, marks_from_snapshot
 from runner.guards import Health, kill_switch_engaged
-from runner.schedule import RETRY_FAILED_AFTER, DueJob, due_jobs, upcoming
+from runner.schedule import DECISION, RETRY_FAILED_AFTER, DueJob, due_jobs, upcoming
 from signals.snapshot import Snapshot
 from strategies.book import CONTRACT_SIZE
 from strategies.intents import OrderIntent
@@ -58,7 +59,8 @@ class PaperDeps:
     run_id: str
     chain: Chain
     option_mark: OptionMark
-    refresh: Callable[[], None] | None = None  # pre-open data refresh (FRED + bars) and snapshot reload
+    refresh: Callable[[], None] | None = None  # data refresh (FRED + bars) and snapshot reload: pre-open and decision
+    closes: Callable[[date], Mapping[str, date | None]] | None = None  # the last close per symbol a day's snapshot reads
     dry_run: bool = False
     health: Health = field(default_factory=lambda: Health(started_at="", mode="paper"))
 
@@ -118,7 +120,7 @@ class Jobs:
                 d.health.halted = str(exc)
             attempts = self._failing.get(key, (0, d.clock.now()))[0] + 1
             self._failing[key] = (attempts, d.clock.now())
-            expected = isinstance(exc, BrokerError | sqlite3.Error | OSError)
+            expected = isinstance(exc, BrokerError | sqlite3.Error | OSError | StaleClose)
             log.error("job %s for %s failed (attempt %d): %s", name, day, attempts, d.health.last_error, exc_info=not expected)
             self._event("job_failed", d.health.last_error, {"job": name, "day": day.isoformat(), "attempt": attempts})
             return False
@@ -215,6 +217,7 @@ class Jobs:
         if d.journal.query("SELECT 1 FROM decisions WHERE day=?", (day.isoformat(),)):
             return "decision already journaled"
         d.reconcile()
+        closes = self._closes(day)  # refreshed first: the day's close, or wait, or say which close (runner.closes)
         snapshot = d.snapshot(day)
         marks = marks_from_snapshot(snapshot, d.strategy)
         account, positions = d.broker.account(), d.broker.positions()
@@ -224,12 +227,31 @@ class Jobs:
         as_of = snapshot.as_of
         snap, inputs = decision_documents(snapshot)
         inputs.update({"marks": marks, "cash": book.cash, "shares": dict(book.shares)})
+        if closes is not None:
+            inputs["closes"] = closes.doc()
         d.journal.record_decision(
             d.run_id, day=day.isoformat(), as_of=as_of, regime=snapshot.regime.name, runner_up=snapshot.regime.runner_up,
             phase=snapshot.phase.name, reasons=list(made.target.reasons), snapshot=snap, inputs=inputs, target=made.target_json(),
         )
         log.info("as of %s: %s, %d intents for the next open", as_of.isoformat(), snapshot.regime.name, len(made.intents))
-        return f"{snapshot.regime.name}: {len(made.intents)} intents stored"
+        stale = f" on stale closes ({closes.describe()})" if closes is not None and closes.missing else ""
+        return f"{snapshot.regime.name}: {len(made.intents)} intents stored{stale}"
+
+    def _closes(self, day: date) -> Closes | None:
+        """Refresh the store for the decision and check it holds the day's closes (see `runner.closes`)."""
+        d = self.d
+        session = d.calendar.session(day)
+        if d.closes is None or session is None:
+            return None
+        give_up = DECISION.deadline(session, d.calendar) - STALE_FALLBACK
+        closes = fresh_closes(day, refresh=d.refresh, last_close=d.closes, now=d.clock.now(), give_up_at=give_up)
+        d.health.extra["decision_closes"] = closes.doc()
+        if closes.refresh_error:
+            self._event("refresh_failed", f"decision {day} refresh: {closes.refresh_error}")
+        if closes.missing:
+            log.warning("deciding %s on stale closes: %s", day, closes.describe())
+            self._event("stale_close", f"decision {day} on stale closes: {closes.describe()}", closes.doc())
+        return closes
 
     def _record_book(self, day: date, account: AccountView, positions: Mapping[str, PositionView]) -> None:
         """The end-of-day book as the broker marks it after the close: the session's equity curve (once per day, whatever the run)."""
