@@ -133,12 +133,13 @@ class RunSource:
 
     def bill_rates(self, ref: RunRef) -> pd.Series:
         """The 3-month bill rate (percent) each decision saw, by decision day (NaN where none was known)."""
-        try:
-            rows = self.query(ref, "SELECT day, json_extract(inputs_json, '$.market.bill_rate') FROM decisions WHERE run_id=? ORDER BY day",
-                              (ref.run_id,))
-        except sqlite3.Error:  # a journal without the market document
-            rows = []
-        return pd.Series([float("nan") if r[1] is None else float(r[1]) for r in rows], index=pd.to_datetime([r[0] for r in rows]), dtype=float)
+        days, rates = [], []
+        for row in self.decisions(ref):  # rebuilt: a backtest keeps its records in blocks (journal.decision_blocks)
+            market = (json.loads(row["inputs_json"] or "{}") or {}).get("market") or {}
+            rate = market.get("bill_rate") if isinstance(market, dict) else None
+            days.append(row["day"])
+            rates.append(float("nan") if rate is None else float(rate))
+        return pd.Series(rates, index=pd.to_datetime(days), dtype=float)
 
     def measure(self, ref: RunRef, curve: pd.Series | None = None) -> Metrics:
         """The run's metrics (or those of `curve`, e.g. a benchmark over the run's days) over the bill rate its

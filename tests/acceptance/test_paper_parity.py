@@ -180,7 +180,7 @@ def test_parity_finds_a_value_revised_in_the_store_after_the_session(session: Se
     assert first["day"] == PLANTED_DAY, first
     assert first["cause"].startswith("data revised after the fact"), first
     # named by series, period and the moment it became known: the journaled readings of both decisions are compared
-    assert f"indicators.hy_oas for {period} was {seen} (known " in first["cause"] and " 9.0 (known " in first["cause"], first
+    assert f"indicators.hy_oas for {period} was {seen} (known " in first["cause"] and " 9 (known " in first["cause"], first
     assert first["detail"].startswith("session soft_landing/") and "replay soft_landing/" not in first["detail"]
     orders = [d for d in report["diffs"] if d["aspect"] == "order" and d["day"] == PLANTED_DAY]
     assert orders and all(d["cause"] == "follows the decision difference" for d in orders)
