@@ -18,17 +18,17 @@ from backtest.cli import backtest_command
 from clock import ManualClock
 
 PINNED_STRATEGY = {
-    "total_return": 4.089346302468579,
-    "cagr": 0.06452988848429175,
-    "volatility": 0.10687900181785646,
-    "sharpe": 0.4655680598532392,
-    "sortino": 0.6561677808026909,
-    "max_drawdown": -0.21233860655469128,
-    "calmar": 0.3039008757348656,
-    "exposure": 0.4791719506596983,
-    "turnover": 0.3918661630141944,
-    "hedge_cost": 3067.1463087573325,
-    "hedge_payoff": 1116.3370088992463,
+    "total_return": 4.095650540488592,
+    "cagr": 0.06458053548615927,
+    "volatility": 0.10690177048671531,
+    "sharpe": 0.4659396175221981,
+    "sortino": 0.6567287723265208,
+    "max_drawdown": -0.21239414715105887,
+    "calmar": 0.30405986394826756,
+    "exposure": 0.47930721262375575,
+    "turnover": 0.39211624244962523,
+    "hedge_cost": 3147.6432528754244,
+    "hedge_payoff": 1142.1619289665118,
 }
 PINNED_DRAWDOWN = ("2024-11-25", "2025-04-08")
 PINNED_BENCHMARKS = {
