@@ -466,7 +466,8 @@ def cmd_paper(app: App, args: argparse.Namespace) -> int:
         start, end = parse_day(args.simulate[0], "--simulate START"), parse_day(args.simulate[1], "--simulate END")
         if end < start:
             raise UsageError(f"--simulate END {end} is before START {start}")
-        app.store()  # the pack imported (idempotent) before the session reads the store
+        sessions = [ts.date() for ts in app.store().bars(app.cfg.strategy.symbol).index]  # the pack imported before the session reads it
+        check_window(start, end, sessions, f"{app.cfg.strategy.symbol}'s bars in the store", args=("--simulate START", "--simulate END"), min_sessions=1)
         code, text = simulate_command(app.cfg, app.env, start, end, wall=app.clock, dry_run=args.dry_run, notify=args.notify)
         print(text, file=sys.stderr if text.startswith("error:") else sys.stdout)
         if code == EXIT_OK:

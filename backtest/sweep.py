@@ -250,7 +250,7 @@ def write_outputs(folder: Path, ranked: Sequence[VariantResult]) -> tuple[Path, 
 
 
 def ranked_table(ranked: Sequence[VariantResult], by: str, limit: int = 20) -> str:
-    lines = [f"{'#':>3}  {'sharpe':>7}{'cagr':>8}{'maxdd':>8}{'calmar':>8}  {by}  overrides"]
+    lines = [f"{'#':>3}  {'Sharpe':>7}{'CAGR':>8}{'max DD':>8}{'Calmar':>8}  {by}  overrides    (Sharpe: daily returns over the bill rate)"]
     for i, r in enumerate(ranked[:limit], 1):
         m = r.metrics
 

@@ -84,6 +84,9 @@ def test_1_every_date_argument_is_parsed_and_range_checked_once(capsys: pytest.C
             code, _, err = run(capsys, [*sets, *command, "--start", start, "--end", end, "--no-progress"], env)
             assert code == 2, err
             one_line_error(err, says, "valid range 2000-05-26 ..")
+    code, _, err = run(capsys, [*sets, "paper", "--simulate", "2024-01-06", "2024-01-07"], env)  # a weekend: checked before any broker
+    assert code == 2
+    one_line_error(err, "--simulate START 2024-01-06", "no trading session", "valid range")
     code, _, err = run(capsys, [*sets, "signals", "--as-of", "1950-01-03"], env)
     assert code == 2
     one_line_error(err, "--as-of 1950-01-03", "valid range")
