@@ -1,6 +1,8 @@
 """The compact decision store shows exactly what full rows showed: every review output of a short window and of
-the default run equals the golden digests captured from the journal format before it (decision rows rebuilt,
-explain, trades, compare, parity, and the report on the short window)."""
+the default run equals the golden digests (decision rows rebuilt, explain, trades, compare, parity, and the report
+on the short window). The digests were first captured from the full-row journal format and matched by the compact
+store; they were re-captured once after the release record, the stable calls and the reworded review views changed
+the content itself, and now pin it against any later change of the journal format."""
 
 from __future__ import annotations
 
