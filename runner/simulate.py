@@ -107,8 +107,11 @@ def emulator_account(base_url: str) -> EmulatorAccount:
     """Read a local emulator's state through its control API (GET /_emulator/state; loopback only)."""
     if not is_loopback(base_url):
         raise ValueError(f"--simulate needs a local emulator, not {connect_target(base_url).host!r}")
-    with urllib.request.urlopen(f"{base_url.rstrip('/')}/_emulator/state", timeout=30) as answer:  # loopback checked above
-        state = json.loads(answer.read())
+    try:
+        with urllib.request.urlopen(f"{base_url.rstrip('/')}/_emulator/state", timeout=30) as answer:  # loopback checked above
+            state = json.loads(answer.read())
+    except urllib.error.URLError as exc:
+        raise ConnectionError(f"cannot reach the emulator at {base_url}: {exc.reason}; start it first (`main.py emulator -- --port N`)") from None
     done = ("filled", "canceled", "expired", "rejected", "replaced")
     return EmulatorAccount(datetime.fromisoformat(str(state["now"]).replace("Z", "+00:00")),
                            {str(s): float(q) for s, q in state["positions"].items() if float(q)},
@@ -162,10 +165,11 @@ def simulate_command(cfg: AppConfig, env: Mapping[str, str], start: date, end: d
         if is_loopback(url):
             # Alpaca's 200 requests/min is not the local emulator's: pacing to it would make a simulated day take seconds.
             cfg = cfg.model_copy(update={"alpaca": cfg.alpaca.model_copy(update={"requests_per_minute": LOOPBACK_REQUESTS_PER_MINUTE})})
-        setter(clock.now())
         run_id = f"simulate-{start:%Y%m%d}-{end:%Y%m%d}-{wall.now():%Y%m%dT%H%M%S}"
         state_dir = simulation_state_dir(cfg, run_id)
-        if set_broker_time is None:
+        if set_broker_time is not None:
+            setter(clock.now())
+        else:  # the account first: an emulator whose clock moved on is either resumed or refused, never set back
             account = emulator_account(url)
             used = account.used(clock.now())
             if used:
@@ -173,11 +177,13 @@ def simulate_command(cfg: AppConfig, env: Mapping[str, str], start: date, end: d
                 if interrupted is None:
                     return EXIT_BAD_INPUT, (
                         f"error: the emulator at {url} is not a fresh account ({'; '.join(used)}) and no interrupted simulation of "
-                        f"{start} .. {end} against it is in {state_dir.parent} to resume: restart `main.py emulator` with a new "
-                        f"--state file (or none) to start fresh")
+                        f"{start} .. {end} against it is in {state_dir.parent} to resume; restart the emulator to start fresh (restart "
+                        f"`main.py emulator` with a new --state file, or none, and --start before the window)")
                 state_dir, resumed = interrupted, f"resumed {interrupted.name} from {account.now.astimezone(NEW_YORK):%Y-%m-%d %H:%M} ET; "
                 # A second before the emulator's clock: the wake the kill interrupted (fired at that instant) fires again.
                 clock.set(max(clock.now(), account.now - timedelta(seconds=1)))
+            else:
+                setter(clock.now())
         session = open_session(cfg, env, clock, mode="simulate", dry_run=dry_run, run_id=run_id, state_dir=state_dir)
     except (AlreadyRunning, MissingKeys, StateRefused, ValueError) as exc:
         return EXIT_BAD_INPUT, f"error: {exc}"
