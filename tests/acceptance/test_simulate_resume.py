@@ -84,5 +84,6 @@ def test_a_used_emulator_with_nothing_to_resume_is_refused(pack_store: Store, pa
         capsys.readouterr()
         assert main([*_sets(r.folder, r.server), "paper", "--simulate", *WINDOW], env=env, clock=ManualClock(WALL)) == 2
         assert r.exchange.post_log == []
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.err  # errors go to stderr
     assert "is not a fresh account (its clock is at 2024-09-10 12:00 ET" in out and "restart `main.py emulator`" in out
