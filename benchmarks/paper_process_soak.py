@@ -33,28 +33,18 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from clock import NEW_YORK
 from config.loader import load_config, pack_dir
 from datastore.pack_import import import_pack
 from datastore.store import Store
 from runner.calendar import xnys_sessions
 from runner.guards import read_heartbeat
-from tests.servers.faketime import FakeWall, libfaketime
+from tests.servers.faketime import FakeWall, libfaketime, new_york
+from tests.servers.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 IMPORTED_AT = datetime(2026, 8, 22, tzinfo=UTC)
 KEYS = {"APCA_API_KEY_ID": "PKBENCHPROC00001", "APCA_API_SECRET_KEY": "paper-process-soak-secret-not-real"}
 
-
-def _ny(day: date, hh: int, mm: int, ss: int = 0) -> datetime:
-    return datetime(day.year, day.month, day.day, hh, mm, ss, tzinfo=NEW_YORK)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _wait(predicate: Callable[[], bool], what: str, proc: subprocess.Popen[bytes] | None, seconds: float = 120) -> float:
@@ -147,8 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         store.close()
         print(f"pack imported in {time.monotonic() - began:.1f} s; {len(sessions)} sessions {sessions[0]} .. {sessions[-1]}")
         wall = FakeWall(folder, lib)
-        wall.set(_ny(sessions[0], 8, 40))
-        port = _free_port()
+        wall.set(new_york(sessions[0], 8, 40))
+        port = free_port()
         soak = Soak(folder, wall, port)
         window = [(sessions[0] - timedelta(days=1)).isoformat(), (sessions[-1] + timedelta(days=5)).isoformat()]
         emulator_out = (folder / "emulator.out").open("w")
@@ -174,10 +164,10 @@ def _run(soak: Soak, sessions: list[date], restart_every: int, began: float) -> 
         started = time.monotonic()
         if n and n % restart_every == 0:
             soak.stop()
-            soak.wall.set(_ny(day, 8, 40))
+            soak.wall.set(new_york(day, 8, 40))
             soak.start()
         for hh, mm, job in ((8, 44, "pre_open"), (9, 35, None), (11, 29, "expiry"), (16, 29, "decision")):
-            soak.wall.set(_ny(day, hh, mm, 58 if job else 0))
+            soak.wall.set(new_york(day, hh, mm, 58 if job else 0))
             if job is None:
                 time.sleep(2.0)  # the intraday reconcile fires at once after the jump when orders are open
                 continue

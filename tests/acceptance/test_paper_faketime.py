@@ -28,25 +28,15 @@ from typing import IO, Any
 
 import pytest
 
-from clock import NEW_YORK
 from datastore.store import Store
 from runner.guards import read_heartbeat
 from tests.integration.test_paper_support import KEYS, copy_store
-from tests.servers.faketime import FakeWall, libfaketime
+from tests.servers.faketime import FakeWall, libfaketime, new_york
+from tests.servers.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 MONDAY, TUESDAY, HALF_DAY = date(2024, 7, 1), date(2024, 7, 2), date(2024, 7, 3)  # 2024-07-03 closes at 13:00
 
-
-def _ny(day: date, hh: int, mm: int, ss: int = 0) -> datetime:
-    return datetime(day.year, day.month, day.day, hh, mm, ss, tzinfo=NEW_YORK)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _listening(port: int) -> bool:
@@ -167,7 +157,7 @@ def _trader(pack_store: Store, tmp_path: Path, start: datetime) -> Iterator[Trad
     store = copy_store(pack_store, tmp_path)
     wall = FakeWall(tmp_path, lib)
     wall.set(start)
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("APCA_", "FRED_", "FAKETIME", "LD_PRELOAD"))} | KEYS
     url = f"http://127.0.0.1:{port}"
     sets = [a for s in (f'alpaca.trading_url="{url}"', f'alpaca.data_url="{url}"', f'data.store_dir="{tmp_path}"',
@@ -198,20 +188,20 @@ def _orders(t: Trader) -> list[dict[str, Any]]:
 
 
 def test_three_days_on_a_faked_clock_with_a_restart_a_half_day_and_a_sigstop_across_the_pre_open(pack_store: Store, tmp_path: Path) -> None:
-    with _trader(pack_store, tmp_path, _ny(MONDAY, 16, 20)) as t:
+    with _trader(pack_store, tmp_path, new_york(MONDAY, 16, 20)) as t:
         # Monday 16:30: the decision fires on the scheduler's worker thread and is journaled once.
         t.start_paper(1)
-        t.wall.set(_ny(MONDAY, 16, 29, 57))
+        t.wall.set(new_york(MONDAY, 16, 29, 57))
         t.wait(t.has_job("decision", MONDAY), "Monday's 16:30 decision")
         assert t.ledger()[("decision", MONDAY.isoformat())].endswith("intents stored")
         t.check_status(running=True)
 
         # A restart overnight; Tuesday 08:45 sends the stored orders, each client_order_id accepted once.
         t.stop_paper()
-        t.wall.set(_ny(TUESDAY, 8, 40))
+        t.wall.set(new_york(TUESDAY, 8, 40))
         t.emulator("partial_fills", {"IWM": 7})  # the open fills 7 shares: the order stays open in the session
         t.start_paper(2)
-        t.wall.set(_ny(TUESDAY, 8, 44, 57))
+        t.wall.set(new_york(TUESDAY, 8, 44, 57))
         t.wait(t.has_job("pre_open", TUESDAY), "Tuesday's 08:45 pre-open")
         assert t.ledger()[("pre_open", TUESDAY.isoformat())].startswith("sent "), t.ledger()
         sent = _orders(t)
@@ -219,7 +209,7 @@ def test_three_days_on_a_faked_clock_with_a_restart_a_half_day_and_a_sigstop_acr
         t.check_status(running=True)
 
         # 09:31: the open fills 7; the intraday reconcile journals the fill of the order still open.
-        t.wall.set(_ny(TUESDAY, 9, 31))
+        t.wall.set(new_york(TUESDAY, 9, 31))
         t.wait(lambda: bool(t.rows("SELECT 1 FROM fills WHERE symbol='IWM'")), "the intraday reconcile of the open order")
         assert sum(float(q) for (q,) in t.rows("SELECT qty FROM fills WHERE symbol='IWM'")) == 7
         t.wait(lambda: (b := t.heartbeat) is not None and b["extra"].get("intraday_reconciles", 0) >= 1, "the reconcile in the heartbeat")
@@ -227,35 +217,35 @@ def test_three_days_on_a_faked_clock_with_a_restart_a_half_day_and_a_sigstop_acr
         assert held["source"] == "journal" and {p["symbol"]: p["qty"] for p in held["positions"]} == {"IWM": 7}
 
         # 11:30 expiry, 16:30 decision.
-        t.wall.set(_ny(TUESDAY, 11, 29, 57))
+        t.wall.set(new_york(TUESDAY, 11, 29, 57))
         t.wait(t.has_job("expiry", TUESDAY), "Tuesday's 11:30 expiry job")
-        t.wall.set(_ny(TUESDAY, 16, 29, 57))
+        t.wall.set(new_york(TUESDAY, 16, 29, 57))
         t.wait(t.has_job("decision", TUESDAY), "Tuesday's decision")
         t.check_status(running=True)
         t.emulator("partial_fills", {"IWM": 10_000})
 
         # Wednesday, a half day: stopped at 08:40, the clock jumps to 09:25, resumed: the pre-open still sends.
-        t.wall.set(_ny(HALF_DAY, 8, 40))
-        t.wait(lambda: (b := t.heartbeat) is not None and datetime.fromisoformat(b["last_heartbeat"]) >= _ny(HALF_DAY, 8, 40), "a tick on the half day")
+        t.wall.set(new_york(HALF_DAY, 8, 40))
+        t.wait(lambda: (b := t.heartbeat) is not None and datetime.fromisoformat(b["last_heartbeat"]) >= new_york(HALF_DAY, 8, 40), "a tick on the half day")
         assert t.paper is not None
         t.paper.send_signal(signal.SIGSTOP)
-        t.wall.set(_ny(HALF_DAY, 9, 25))
+        t.wall.set(new_york(HALF_DAY, 9, 25))
         time.sleep(1.5)  # past the one-second clock cache: the first thing the process sees on waking is 09:25
         t.paper.send_signal(signal.SIGCONT)
         t.wait(t.has_job("pre_open", HALF_DAY), "the pre-open caught up after SIGCONT")
         outcome = t.ledger()[("pre_open", HALF_DAY.isoformat())]
         assert outcome.startswith("sent ") and "(decision 2024-07-02)" in outcome, outcome
         thursday = [o for o in _orders(t) if o["client_order_id"].startswith("cc-20240702-")]
-        assert thursday and all(datetime.fromisoformat(o["submitted_at"].replace("Z", "+00:00")) < _ny(HALF_DAY, 9, 28) for o in thursday)
+        assert thursday and all(datetime.fromisoformat(o["submitted_at"].replace("Z", "+00:00")) < new_york(HALF_DAY, 9, 28) for o in thursday)
         t.check_status(running=True)
         posts = t.emulator("state")["post_log"]
         cids = [p["client_order_id"] for p in posts]
         assert len(cids) == len(set(cids)) and {p["outcome"] for p in posts} == {"created"}, posts  # each accepted once
 
         # The half day closes at 13:00: expiry by 12:45, the decision at 16:30 on the early close.
-        t.wall.set(_ny(HALF_DAY, 11, 29, 57))
+        t.wall.set(new_york(HALF_DAY, 11, 29, 57))
         t.wait(t.has_job("expiry", HALF_DAY), "the half day's expiry job")
-        t.wall.set(_ny(HALF_DAY, 16, 29, 57))
+        t.wall.set(new_york(HALF_DAY, 16, 29, 57))
         t.wait(t.has_job("decision", HALF_DAY), "the half day's decision")
         t.stop_paper()
         st = t.check_status(running=False)

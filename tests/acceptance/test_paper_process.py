@@ -22,15 +22,10 @@ from runner.guards import InstanceLock, read_heartbeat
 from tests.acceptance.test_deploy import image_command
 from tests.integration.test_paper_support import KEYS, copy_store
 from tests.servers.notify_sinks import WebhookSink
+from tests.servers.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _wait_for(predicate: Callable[[], bool], seconds: float, what: str) -> None:
@@ -49,7 +44,7 @@ def _listening(port: int) -> bool:
 
 def test_main_paper_runs_on_the_real_scheduler_and_stops_cleanly_on_sigterm(pack_store: Store, tmp_path: Path) -> None:
     copy_store(pack_store, tmp_path)  # the pack already imported: the start-up import is a hash check
-    port = _free_port()
+    port = free_port()
     hook, hung = WebhookSink(), WebhookSink(hang=True)  # notification destinations: one answers, one never does
     env = {k: v for k, v in os.environ.items() if not k.startswith(("APCA_", "CUTCYCLE_"))} | KEYS | {
         "CUTCYCLE_NOTIFY_URLS": f"{hook.url()} {hung.url()}"}
@@ -125,7 +120,7 @@ def test_a_simulated_session_from_the_command_line_against_the_emulator_process(
     """What the README tells users to do before they trust the bot: `main.py emulator` on the pack's bars, then
     `main.py paper --simulate` against it, then read the session back."""
     store = copy_store(pack_store, tmp_path)
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("APCA_")} | KEYS
     url = f"http://127.0.0.1:{port}"
     sets = [a for s in (f'alpaca.trading_url="{url}"', f'alpaca.data_url="{url}"', f'data.store_dir="{tmp_path}"') for a in ("--set", s)]

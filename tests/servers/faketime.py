@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import glob
 import os
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from clock import SystemClock, ensure_utc
+from clock import NEW_YORK, SystemClock, ensure_utc
 
 LIB_PATTERNS = (
     "/usr/lib/*/faketime/libfaketime.so.1",  # Debian and Ubuntu (multiarch)
@@ -81,3 +81,8 @@ class FakeWall:
             "LD_PRELOAD": str(self.lib), "FAKETIME_TIMESTAMP_FILE": str(self.file), "FAKETIME_CACHE_DURATION": "1",
             "FAKETIME_DONT_FAKE_MONOTONIC": "1", "PYTHONPATH": str(self.site),
         }
+
+
+def new_york(day: date, hh: int, mm: int, ss: int = 0) -> datetime:
+    """A New York wall-clock instant on `day` (the faked clock is set in these)."""
+    return datetime(day.year, day.month, day.day, hh, mm, ss, tzinfo=NEW_YORK)
