@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from datastore.store import Store
-from tests.acceptance.test_paper_process import ROOT, _listening, _wait_for
+from tests.acceptance.test_paper_process import ROOT
 from tests.integration.test_paper_support import KEYS, copy_store
-from tests.servers.notify_sinks import SmtpSink, WebhookSink, free_port, text_of, wait_until
+from tests.servers.notify_sinks import SmtpSink, WebhookSink, text_of, wait_until
+from tests.servers.ports import free_port, listening, wait_for
 
 TOKEN = "tok9f8e7d6c5b4a3"  # stands for the token a real webhook URL carries
 SEND_TIMEOUT = 2.0
@@ -52,7 +53,7 @@ def test_a_session_tells_each_fill_regime_change_failed_job_and_daily_summary_on
         with (tmp_path / "emulator.out").open("w") as emulator_out:
             emulator = subprocess.Popen(emulator_argv, cwd=ROOT, env=env, stdout=emulator_out, stderr=subprocess.STDOUT)
             try:
-                _wait_for(lambda: _listening(port), 60, "the emulator to listen")
+                wait_for(lambda: listening(port), 60, "the emulator to listen")
                 # The first reconcile's activity reads fail all three attempts: that evening's decision job fails once.
                 _control(port, "faults", {"rules": [{"endpoint": "activities", "kind": "empty_500", "times": 3}]})
                 started = time.monotonic()

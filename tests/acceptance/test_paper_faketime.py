@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -32,16 +31,11 @@ from datastore.store import Store
 from runner.guards import read_heartbeat
 from tests.integration.test_paper_support import KEYS, copy_store
 from tests.servers.faketime import FakeWall, libfaketime, new_york
-from tests.servers.ports import free_port
+from tests.servers.ports import free_port, listening
 
 ROOT = Path(__file__).resolve().parents[2]
 MONDAY, TUESDAY, HALF_DAY = date(2024, 7, 1), date(2024, 7, 2), date(2024, 7, 3)  # 2024-07-03 closes at 13:00
 
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 @dataclass
@@ -170,7 +164,7 @@ def _trader(pack_store: Store, tmp_path: Path, start: datetime) -> Iterator[Trad
         emulator = subprocess.Popen(emulator_argv, cwd=ROOT, env=wall.env(env), stdout=emulator_out, stderr=subprocess.STDOUT)
         trader = Trader(wall, tmp_path, env, sets, port, logs)
         try:
-            trader.wait(lambda: _listening(port), "the emulator to listen", 60)
+            trader.wait(lambda: listening(port), "the emulator to listen", 60)
             yield trader
         finally:
             if trader.paper is not None and trader.paper.poll() is None:

@@ -12,13 +12,14 @@ from pathlib import Path
 
 from datastore.store import Store
 from runner.guards import read_heartbeat
-from tests.acceptance.test_paper_process import ROOT, _free_port, _listening, _wait_for
+from tests.acceptance.test_paper_process import ROOT
 from tests.integration.test_paper_support import KEYS, copy_store
+from tests.servers.ports import free_port, listening, wait_for
 
 
 def test_deleting_the_lock_file_does_not_let_a_second_trader_start(pack_store: Store, tmp_path: Path) -> None:
     copy_store(pack_store, tmp_path)
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("APCA_")} | KEYS
     url = f"http://127.0.0.1:{port}"
     sets = [a for s in (f'alpaca.trading_url="{url}"', f'alpaca.data_url="{url}"', f'data.store_dir="{tmp_path}"') for a in ("--set", s)]
@@ -28,14 +29,14 @@ def test_deleting_the_lock_file_does_not_let_a_second_trader_start(pack_store: S
                                     stdout=emulator_out, stderr=subprocess.STDOUT)
         first: subprocess.Popen[bytes] | None = None
         try:
-            _wait_for(lambda: _listening(port), 60, "the emulator to listen")
+            wait_for(lambda: listening(port), 60, "the emulator to listen")
             first = subprocess.Popen([sys.executable, "main.py", *sets, "paper"], cwd=ROOT, env=env, stdout=first_out, stderr=subprocess.STDOUT)
 
             def running() -> bool:
                 beat = read_heartbeat(state / "status.json")
                 return beat is not None and beat["extra"].get("scheduler") == "running"
 
-            _wait_for(running, 120, "the first trader's scheduler to start")
+            wait_for(running, 120, "the first trader's scheduler to start")
             assert stat.S_IMODE((state / "paper.lock").stat().st_mode) == 0o600
             assert stat.S_IMODE(state.stat().st_mode) == 0o700
             (state / "paper.lock").unlink()

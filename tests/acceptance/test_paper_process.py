@@ -6,12 +6,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import IO
@@ -22,24 +19,10 @@ from runner.guards import InstanceLock, read_heartbeat
 from tests.acceptance.test_deploy import image_command
 from tests.integration.test_paper_support import KEYS, copy_store
 from tests.servers.notify_sinks import WebhookSink
-from tests.servers.ports import free_port
+from tests.servers.ports import free_port, listening, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
-
-
-def _wait_for(predicate: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def test_main_paper_runs_on_the_real_scheduler_and_stops_cleanly_on_sigterm(pack_store: Store, tmp_path: Path) -> None:
@@ -70,7 +53,7 @@ def _run(port: int, sets: list[str], env: dict[str, str], emulator_out: IO[str],
     emulator = subprocess.Popen([sys.executable, "main.py", "emulator", "--", "--port", str(port)], cwd=ROOT, env=env,
                                 stdout=emulator_out, stderr=subprocess.STDOUT)
     try:
-        _wait_for(lambda: _listening(port), 60, "the emulator to listen")
+        wait_for(lambda: listening(port), 60, "the emulator to listen")
         # What the container image and the systemd unit start (deploy/), pointed at the emulator and a temporary state
         # directory, with the log at DEBUG so the secret check below sees everything.
         image = image_command()
@@ -82,7 +65,7 @@ def _run(port: int, sets: list[str], env: dict[str, str], emulator_out: IO[str],
             return beat is not None and beat["extra"].get("scheduler") == "running"
 
         try:
-            _wait_for(scheduler_running, 120, "the paper trader's scheduler to start")
+            wait_for(scheduler_running, 120, "the paper trader's scheduler to start")
             paper.send_signal(signal.SIGTERM)
             # The exit waits for queued notifications notify.stop_flush_seconds at most, not for the hung destination.
             code = paper.wait(timeout=30)
@@ -129,7 +112,7 @@ def test_a_simulated_session_from_the_command_line_against_the_emulator_process(
     with (tmp_path / "emulator.out").open("w") as emulator_out:
         emulator = subprocess.Popen(emulator_argv, cwd=ROOT, env=env, stdout=emulator_out, stderr=subprocess.STDOUT)
         try:
-            _wait_for(lambda: _listening(port), 60, "the emulator to listen")
+            wait_for(lambda: listening(port), 60, "the emulator to listen")
             done = subprocess.run([sys.executable, "main.py", *sets, "paper", "--simulate", "2024-09-04", "2024-09-27"], cwd=ROOT, env=env,
                                   capture_output=True, text=True, timeout=600, check=False)
             runs = subprocess.run([sys.executable, "main.py", *sets, "runs", "--json"], cwd=ROOT, env=env, capture_output=True, text=True,

@@ -27,9 +27,9 @@ from websockets.sync.client import ClientConnection, connect
 from backtest.cli import backtest_command
 from clock import ManualClock
 from datastore.store import Store
-from review.charts import STRATEGY_COLOR
 from review.cli import report_command
 from review.metrics import SHARPE_LABEL, fmt_num, fmt_pct
+from review.palette import STRATEGY_COLOR
 from review.report import SECTIONS, benchmark_closes_from_bars, build_report
 from review.runs import open_runs
 from review.timeline import fomc_marks

@@ -18,8 +18,9 @@ from clock import NEW_YORK, ManualClock
 from datastore.store import Store
 from emulator.server import EmulatorServer
 from main import main
-from tests.acceptance.test_paper_process import ROOT, _wait_for
+from tests.acceptance.test_paper_process import ROOT
 from tests.integration.test_paper_support import KEYS, rig
+from tests.servers.ports import wait_for
 
 START, END = date(2024, 9, 4), date(2024, 9, 27)  # the September 2024 cut: IWM bought in tranches
 WINDOW = [START.isoformat(), END.isoformat()]
@@ -56,7 +57,7 @@ def test_a_killed_simulation_resumes_where_it_stopped(pack_store: Store, pack_di
         argv = [sys.executable, "main.py", *_sets(r.folder, r.server), "paper", "--simulate", *WINDOW]
         first = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            _wait_for(lambda: _decided(r.folder) >= 8, 120, "the simulation to decide 8 days")
+            wait_for(lambda: _decided(r.folder) >= 8, 120, "the simulation to decide 8 days")
         finally:
             first.send_signal(signal.SIGKILL)
             first.wait(timeout=30)

@@ -6,6 +6,7 @@ import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from broker.alpaca.clients import build_clients
@@ -37,7 +38,7 @@ def _exchange(pack_store: Store, basis: float, *, break_returns: bool = False) -
     bars = []
     for i, (day, row) in enumerate(pack.iterrows()):
         k = basis * (1.05 if break_returns and i > 100 else 1.0)
-        bars.append(DailyBar(day.date().isoformat(), row.open * k, row.high * k, row.low * k, row.close * k, row.volume))
+        bars.append(DailyBar(pd.Timestamp(day).date().isoformat(), row.open * k, row.high * k, row.low * k, row.close * k, row.volume))
     ex.bars["IWM"] = bars
     return ex
 

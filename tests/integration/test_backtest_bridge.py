@@ -33,8 +33,8 @@ SCRIPT = [
 def run(pack_inputs: Inputs, tmp_path_factory: pytest.TempPathFactory) -> tuple[BacktestResult, Path]:
     m = pack_inputs.market
     days = m.sessions("IWM", START, END)
-    closes = {d.date(): float(c) for d, c in m.bars["IWM"]["close"].items()}
-    vix = {d.date(): float(c) for d, c in m.vix["close"].items()}
+    closes = {pd.Timestamp(d).date(): float(c) for d, c in m.bars["IWM"]["close"].items()}
+    vix = {pd.Timestamp(d).date(): float(c) for d, c in m.vix["close"].items()}
     snaps = {s.day: s for s in scripted_snapshots(days, closes, vix, SCRIPT, bill_rate=3.0)}
     path = tmp_path_factory.mktemp("journal") / "run.sqlite"
     spec = RunSpec("bridge-test", "scripted", datetime(2026, 1, 1, tzinfo=UTC), {"script": "2007-2009"}, "test")

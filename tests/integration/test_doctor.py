@@ -19,7 +19,8 @@ from emulator import EmulatorServer, Exchange
 from emulator.market import Calendar
 from tests.integration.test_paper_support import copy_store
 from tests.servers.alpaca_rig import KEY_ID, SECRET_KEY
-from tests.servers.notify_sinks import WebhookSink, free_port
+from tests.servers.notify_sinks import WebhookSink
+from tests.servers.ports import free_port
 
 HEALTHY_AT = new_york("2025-11-18", "10:00")  # every decision input of the pack within its release schedule
 FRED_KEY = "fredkeyfortests0000000000000001"

@@ -11,7 +11,8 @@ import pytest
 from config.schema import NotifyConfig
 from config.secrets import Secrets
 from runner.notify import Event, Notifier, build_notifier
-from tests.servers.notify_sinks import WebhookSink, free_port, wait_until
+from tests.servers.notify_sinks import WebhookSink, wait_until
+from tests.servers.ports import free_port
 
 TOKEN = "tokA1b2C3d4E5f6"
 

@@ -12,6 +12,8 @@ import sqlite3
 from datetime import date, datetime, time
 from pathlib import Path
 
+import pandas as pd
+
 from clock import NEW_YORK
 from config.secrets import Secrets
 from datastore.store import Store
@@ -31,7 +33,7 @@ def _at(day: date, hh: int, mm: int) -> datetime:
 
 def _close(pack_store: Store, symbol: str, day: date) -> float:
     bars = pack_store.bars(symbol)
-    return float(bars.loc[bars.index.date == day, "close"].iloc[0])
+    return float(bars.loc[pd.DatetimeIndex(bars.index).date == day, "close"].iloc[0])
 
 
 def _store_as_of_the_pre_open(r: Rig, day: date) -> None:

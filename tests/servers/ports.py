@@ -1,8 +1,10 @@
-"""A free TCP port on 127.0.0.1 for a local server a test or benchmark starts."""
+"""Local TCP ports for the servers a test or benchmark starts: a free one, and waiting for one to listen."""
 
 from __future__ import annotations
 
 import socket
+import time
+from collections.abc import Callable
 
 
 def free_port() -> int:
@@ -11,3 +13,19 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def listening(port: int) -> bool:
+    """Whether something accepts TCP connections on 127.0.0.1:`port` now."""
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_for(predicate: Callable[[], bool], seconds: float, what: str) -> None:
+    """Poll `predicate` every 0.2 s until it holds; AssertionError naming `what` after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
