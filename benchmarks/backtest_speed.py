@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from backtest.inputs import SnapshotHistory, history
 from backtest.run import RunSpec, run_backtest
 from backtest.snapshot_cache import SnapshotCache
+from benchmarks.bare_backtrader import buy_and_hold
 from benchmarks.default_window import default_window
-from broker.backtest_bridge import buy_and_hold
 from clock import monotonic
 
 ROOT = Path(__file__).resolve().parent.parent

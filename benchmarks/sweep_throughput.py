@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from backtest.inputs import history, signal_key
 from backtest.run import RunSpec
 from backtest.sweep import SharedInputs, VariantTask, run_local
+from benchmarks.bare_backtrader import buy_and_hold
 from benchmarks.default_window import default_window
-from broker.backtest_bridge import buy_and_hold
 from clock import monotonic
 
 

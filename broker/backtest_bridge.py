@@ -271,24 +271,3 @@ def simulate(
     )
     cerebro.addstrategy(_CoreStrategy, state=state)
     cerebro.run(runonce=True, preload=True)  # no indicators: the vectorised mode only skips next-mode bookkeeping (same fills, about 10 % faster)
-
-
-def buy_and_hold(bars: Mapping[str, pd.DataFrame], start: date, end: date, cash: float) -> dict[str, float]:
-    """A bare backtrader buy-and-hold of every symbol in `bars` (equal cash each), for the speed benchmark.
-
-    Returns the final value per symbol's share of the book."""
-    cerebro = bt.Cerebro(stdstats=False, maxcpus=1)
-    names = sorted(bars)
-    for sym in names:
-        cerebro.adddata(_feed(bars[sym], start, end), name=sym)
-    cerebro.broker.setcash(cash)
-    cerebro.addstrategy(_BuyAndHold)
-    result = cerebro.run()
-    return {"value": float(result[0].broker.getvalue())}
-
-
-class _BuyAndHold(bt.Strategy):  # type: ignore[misc]
-    def next(self) -> None:
-        if not self.position:
-            for data in self.datas:
-                self.order_target_percent(data=data, target=0.49)

@@ -1,30 +1,17 @@
 """NYSE session closes (regular and early) from exchange_calendars, offline.
 
-A price bar is known at its session's close. exchange_calendars' XNYS starts where we ask it to (its default
-start is recent), so the start is passed explicitly; days before it close at the regular time.
+A price bar is known at its session's close. The calendar is `clock.nyse_calendar` (from 1990); days before it
+close at the regular time.
 """
 
 from __future__ import annotations
 
-import warnings
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
-import exchange_calendars as xcals
 import pandas as pd
 
-from clock import NEW_YORK
-
-CALENDAR_START = "1990-01-02"
-
-
-@lru_cache(maxsize=4)
-def nyse_calendar(end_year: int) -> xcals.ExchangeCalendar:
-    # exchange_calendars 4.13 trips a pandas 3.1 deprecation (Series.values on tz-aware data) while building.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Series.values returning an ndarray", category=FutureWarning)
-        warnings.filterwarnings("ignore", message="Series.values returning an ndarray", category=DeprecationWarning)
-        return xcals.get_calendar("XNYS", start=CALENDAR_START, end=f"{end_year}-12-31")
+from clock import NEW_YORK, nyse_calendar
 
 
 @lru_cache(maxsize=8)

@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from clock import nyse_calendar
 from config.schema import AppConfig, SeriesSpec
 from datastore.releases import DEFAULT_CALENDAR, LabelOnlySeries, SeriesDerivation, next_expected
-from datastore.sessions import nyse_calendar
 from datastore.store import Store
 
 GRACE_DAYS = {"daily": 4, "weekly": 4, "monthly": 10}

@@ -12,8 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from clock import NEW_YORK, Clock
-from datastore.sessions import nyse_calendar
+from clock import NEW_YORK, Clock, nyse_calendar
 
 log = logging.getLogger(__name__)
 

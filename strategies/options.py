@@ -21,20 +21,18 @@ Juneteenth on 2026-06-19, its observance on 2027-06-18) the options expire on th
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
-from functools import lru_cache
 from statistics import NormalDist
 from typing import NamedTuple
 
-import exchange_calendars as xcals
-
+from clock import nyse_calendar
 from strategies.book import PutSpec
 from strategies.params import OptionModelParams
 
 _N = NormalDist()
 _YEAR = 365.0
+_EXPIRY_CALENDAR_END = 2040  # expiries after it are judged by weekday alone
 
 
 class OptionContract(NamedTuple):
@@ -106,17 +104,8 @@ def parse_occ(symbol: str) -> tuple[str, date, str, float]:
     return root, expiry, tail[6], int(tail[7:]) / 1000.0
 
 
-@lru_cache(maxsize=1)
-def _nyse() -> xcals.ExchangeCalendar:
-    # exchange_calendars 4.13 trips a pandas 3.1 deprecation while building (see datastore.sessions)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return xcals.get_calendar("XNYS", start="1990-01-02", end="2040-12-31")
-
-
 def _is_session(day: date) -> bool:
-    cal = _nyse()
+    cal = nyse_calendar(_EXPIRY_CALENDAR_END)
     if not cal.first_session.date() <= day <= cal.last_session.date():
         return day.weekday() < 5
     return bool(cal.is_session(day.isoformat()))
