@@ -122,9 +122,9 @@ def run_backtest(
     reading; no end-of-day positions.
     `clock` stamps the run's finish (wall time); without one the finish is stamped with `spec.created_at`."""
     lookup = snapshots.get if isinstance(snapshots, Mapping) else snapshots
-    symbols = [strategy.symbol, *[b for b in costs.benchmarks if b != strategy.symbol]]
-    if strategy.crisis.defensive_symbol and strategy.crisis.defensive_symbol not in symbols:
-        symbols.append(strategy.crisis.defensive_symbol)
+    # backtrader gets the symbols the strategy can trade; benchmarks are computed from the same bars in `_result`
+    # (a feed that is never traded would cost backtrader as much per bar as the traded one)
+    symbols = [strategy.symbol, *([strategy.crisis.defensive_symbol] if strategy.crisis.defensive_symbol not in ("", strategy.symbol) else [])]
     bars = {s: market.bars[s] for s in symbols}
     journal = Journal(journal_path) if journal_path is not None else None
     blocks = getattr(snapshots, "blocks", None)  # a SnapshotHistory packs its records once for every run on it
