@@ -4,7 +4,7 @@ cost of one variant against one bare backtrader run over the same bars.
 The snapshot history and its journal blocks are computed once before the clock starts (a sweep does that once
 for all its members; the snapshot cache makes it free the second time).
 
-Usage: .venv/bin/python benchmarks/sweep_throughput.py [N_VARIANTS]   (default 8; the full default window)
+Usage: .venv/bin/python benchmarks/sweep_throughput.py [N_VARIANTS]   (default 16; the full default window)
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from clock import monotonic
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 8
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 16
     dw = default_window()
     cfg, tmp, inputs, first, last, days = dw.cfg, dw.tmp, dw.inputs, dw.first, dw.last, dw.days
     strat, costs, sig = cfg.strategy, cfg.backtest, cfg.signals
@@ -58,8 +58,8 @@ def main() -> None:
         dt = monotonic() - t
         rates[procs] = n / dt
         size = sum(p.stat().st_size for p in (tmp / f"p{procs}").glob("*.sqlite")) / n
-        print(f"{procs} process(es): {n} variants in {dt:6.2f} s = {rates[procs]:.2f} variants/s; {dt / n:.2f} s per variant"
-              f" per process = {procs * dt / n / t_bare:.2f}x one bare backtrader run ({t_bare:.2f} s); member journal {size / 1e6:.2f} MB")
+        print(f"{procs} process(es): {n} variants in {dt:6.2f} s = {rates[procs]:.2f} variants/s; {procs * dt / n:.2f} s of one process"
+              f" per variant = {procs * dt / n / t_bare:.2f}x one bare backtrader run ({t_bare:.2f} s); member journal {size / 1e6:.2f} MB")
     print(f"2 processes / 1 process: {rates[2] / rates[1]:.2f}x; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     shutil.rmtree(tmp, ignore_errors=True)
 
