@@ -27,7 +27,11 @@ EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
 
 class UsageError(Exception):
-    """Bad arguments that argparse could not catch: fix the command line."""
+    """Bad input argparse could not catch (an argument, a missing key, a state the user must resolve): exit 2."""
+
+
+class Failure(Exception):
+    """Something outside the input failed (a broker that refused to start a session): exit 1 with this line."""
 
 
 class StateFileError(Exception):
@@ -88,7 +92,7 @@ def guarded(command: Callable[[], int], *, bad_input: tuple[type[BaseException],
     secret from the line (whole, before anything could cut it)."""
     debug = log.isEnabledFor(logging.DEBUG)
     bad: tuple[type[BaseException], ...] = (UsageError, DateError, *bad_input)
-    failed: tuple[type[BaseException], ...] = (StateFileError, *failure)
+    failed: tuple[type[BaseException], ...] = (StateFileError, Failure, *failure)
     try:
         code = command()
         sys.stdout.flush()

@@ -36,6 +36,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from broker.contract import BrokerError
+from cli.boundary import EXIT_OK, Failure, UsageError
 from clock import NEW_YORK, Clock
 from config.schema import AppConfig
 from config.secrets import Secrets
@@ -50,7 +51,7 @@ from runner.schedule import DAILY_JOBS, HEARTBEAT_EVERY, RECONCILE_EVERY, Every,
 
 log = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+
 JOB_THREAD = "cutcycle-job"
 ROUTINE_JOBS = ("tick", "reconcile")
 
@@ -201,18 +202,20 @@ Refresh = Callable[[Store, Secrets], None]
 
 
 def paper_command(cfg: AppConfig, env: Mapping[str, str], clock: Clock, *, dry_run: bool = False, refresh: Refresh | None = None) -> int:
-    """`main.py paper [--dry-run]`: run until SIGTERM/SIGINT. Returns the process exit code; errors go to the log."""
+    """`main.py paper [--dry-run]`: run until SIGTERM/SIGINT and return the exit code.
+
+    A session that cannot start raises: `UsageError` (exit 2) for missing keys, another trader on the state
+    directory or a refused state; `Failure` (exit 1) when the broker refuses; `cli.boundary.guarded` prints either
+    as one `error:` line."""
     notifier = build_notifier(Secrets.from_env(env), cfg.notify)
     try:
         try:
             session = open_session(cfg, env, clock, mode="paper", dry_run=dry_run, refresh=refresh)
         except (AlreadyRunning, MissingKeys, StateRefused) as exc:
-            log.error("%s", exc)
-            return EXIT_BAD_INPUT
+            raise UsageError(str(exc)) from exc  # `error: ...` on stderr, exit 2 (cli.boundary)
         except BrokerError as exc:
-            log.error("cannot start: %s: %s", type(exc).__name__, exc)
             notifier.emit(Event("failure", "cutcycle: paper trader cannot start", f"{type(exc).__name__}: {exc}", level="failure"))
-            return EXIT_FAILURE
+            raise Failure(f"cannot start: {type(exc).__name__}: {exc}") from exc
         try:
             sys.stderr.write(start_line(cfg, env, clock, session.deps.run_id, session.deps.journal.path, dry_run) + "\n")
             sys.stderr.flush()

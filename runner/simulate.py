@@ -18,13 +18,14 @@ from pathlib import Path
 
 from broker.alpaca.safety import connect_target, is_loopback
 from broker.contract import BrokerError
+from cli.boundary import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK
 from clock import NEW_YORK, Clock, ManualClock, monotonic
 from config.schema import AppConfig
 from journal.journal import JournalError, open_read_only
 from runner.compose import MissingKeys, open_session, simulation_state_dir
 from runner.guards import AlreadyRunning, StateRefused
 from runner.notify import build_notifier
-from runner.paper import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, PaperRunner, alert_feed
+from runner.paper import PaperRunner, alert_feed
 from runner.schedule import next_fire_times
 
 log = logging.getLogger(__name__)

@@ -17,6 +17,7 @@ from clock import ManualClock
 from config.loader import PROJECT_ROOT
 from datastore.fred_source import error_detail, redact
 from main import main
+from tests.servers.ports import free_port
 
 NOW = ManualClock(datetime(2026, 6, 12, 12, 0, tzinfo=UTC))
 BAD_DATES = ("2024-13-01", "2024/01/01", "2000-02-30", "0000-01-01", "1899-01-01", "9999-12-31")
@@ -198,3 +199,15 @@ def test_5_a_secret_is_redacted_before_anything_is_cut() -> None:
     body = f"<html><head><title>Bad gateway for GET /fred/series/observations?series_id=CPIAUCSL&api_key={key}</title></head></html>".encode()
     detail = error_detail(body, lambda text: redact(text, key))
     assert key[:4] not in detail and "***" in detail
+
+
+def test_6_a_paper_trader_that_cannot_start_says_why_in_one_line(state: tuple[list[str], dict[str, str]]) -> None:
+    sets, env = state
+    no_keys = process([*sets, "paper"], env)
+    assert no_keys.returncode == 2, no_keys.stderr
+    one_line_error(no_keys.stderr, "missing APCA_API_KEY_ID, APCA_API_SECRET_KEY")
+    refused = {**env, "APCA_API_KEY_ID": "PKNEWCOMER", "APCA_API_SECRET_KEY": "supersecret123", "APCA_API_BASE_URL": f"http://127.0.0.1:{free_port()}"}
+    down = process([*sets, "paper"], refused)
+    assert down.returncode == 1, down.stderr
+    one_line_error(down.stderr, "cannot start", "GET account")
+    assert "supersecret123" not in down.stdout + down.stderr

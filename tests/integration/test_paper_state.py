@@ -81,8 +81,8 @@ def test_a_lost_or_broken_journal_refuses_the_start_and_status_still_prints(pack
         capsys.readouterr()
         caplog.clear()
         assert main([*sets, "paper"], env=env, clock=ManualClock(r.clock.now())) == 2
-        [error] = [rec.getMessage() for rec in caplog.records if rec.levelname == "ERROR"]  # the one line the user reads
-        assert says in error and "\n" not in error and not [rec for rec in caplog.records if rec.exc_info]
+        [error] = [line for line in capsys.readouterr().err.splitlines() if line.strip()]  # the one line the user reads
+        assert error.startswith("error: ") and says in error and not [rec for rec in caplog.records if rec.exc_info]
         assert main([*sets, "status", "--offline"], env=env, clock=ManualClock(r.clock.now())) == 0
         out = capsys.readouterr().out
         assert "cutcycle paper status" in out and (says in out or "cannot read the journal" in out), out
