@@ -127,6 +127,9 @@ class AlertFeed:
                 self.failures_told += 1
                 self.emit(Event(kind_of, f"cutcycle: job failed: {job}", f"{message}\nIt is retried at the next wake while still "
                                 "meaningful; `main.py status` shows the ledger.", level="failure", key=f"job_failed:{job}"))
+            elif kind == "job_recovered":
+                job = message.split(" ", 1)[0]
+                self.emit(Event("failure", f"cutcycle: job recovered: {job}", message, level="success", key=f"job_recovered:{message}"))
             elif kind in ("order_failed", "order_skipped", "expiry_no_quote", "stale_close"):
                 self.emit(Event("failure", f"cutcycle: {kind.replace('_', ' ')}", message, level="warning", key=f"{kind}:{message}"))
             elif kind == "orders_held":

@@ -10,8 +10,10 @@
 |            | session              |                                                                               |
 
 No order leaves while the kill-switch file exists, in `--dry-run`, or when its intent cannot be stored (R23).
-A failing job is logged, counted, journaled and listed under `failing` in the heartbeat; it is not marked done, so
-it is tried again every `RETRY_FAILED_AFTER` while still meaningful. A failed pre-open data refresh (FRED down, the
+A failing job is logged, counted and listed under `failing` in the heartbeat (with its attempts); it is not marked
+done, so it is tried again every `RETRY_FAILED_AFTER` while still meaningful. It is journaled as `job_failed` on its
+first failure and when the error changes, not on every retry with the same error (a close that is late for hours
+would write an event every two minutes), and as `job_recovered` with its attempts when a retry succeeds. A failed pre-open data refresh (FRED down, the
 store locked by another process) is reported and the stored intents still go out: they were decided on the data of
 the evening before, which is what the backtest does too.
 """
@@ -79,7 +81,7 @@ class Jobs:
     def __init__(self, deps: PaperDeps) -> None:
         self.d = deps
         self.since = first_start(deps.journal)
-        self._failing: dict[tuple[str, str], tuple[int, datetime]] = {}  # (job, day) -> (attempts, last failure)
+        self._failing: dict[tuple[str, str], tuple[int, datetime, str]] = {}  # (job, day) -> (attempts, last failure, error)
 
     # -- the ledger loop ------------------------------------------------------------------------------------------
 
@@ -118,20 +120,28 @@ class Jobs:
             d.health.last_error = f"{name} {day}: {type(exc).__name__}: {exc}"
             if isinstance(exc, Halt):
                 d.health.halted = str(exc)
-            attempts = self._failing.get(key, (0, d.clock.now()))[0] + 1
-            self._failing[key] = (attempts, d.clock.now())
+            before = self._failing.get(key)
+            attempts = before[0] + 1 if before else 1
+            self._failing[key] = (attempts, d.clock.now(), d.health.last_error)
             expected = isinstance(exc, BrokerError | sqlite3.Error | OSError | StaleClose)
-            log.error("job %s for %s failed (attempt %d): %s", name, day, attempts, d.health.last_error, exc_info=not expected)
-            self._event("job_failed", d.health.last_error, {"job": name, "day": day.isoformat(), "attempt": attempts})
+            if before is None or before[2] != d.health.last_error:
+                log.error("job %s for %s failed (attempt %d): %s", name, day, attempts, d.health.last_error, exc_info=not expected)
+                self._event("job_failed", d.health.last_error, {"job": name, "day": day.isoformat(), "attempt": attempts})
+            else:
+                log.warning("job %s for %s failed again (attempt %d, same error)", name, day, attempts)
             return False
-        self._failing.pop(key, None)
+        failed = self._failing.pop(key, None)
+        if failed is not None:
+            log.info("job %s for %s ran after %d failed attempt(s)", name, day, failed[0])
+            self._event("job_recovered", f"{name} {day}: ran after {failed[0]} failed attempt(s)",
+                        {"job": name, "day": day.isoformat(), "failed_attempts": failed[0]})
         d.health.jobs_run += 1
         return True
 
     def _publish_failing(self) -> None:
         """The daily jobs failing now, for the heartbeat: a process whose jobs all fail must not look healthy."""
         self.d.health.extra["failing"] = {f"{job} {day}": {"attempts": n, "last": at.isoformat()}
-                                          for (job, day), (n, at) in sorted(self._failing.items())}
+                                          for (job, day), (n, at, _) in sorted(self._failing.items())}
 
     def _event(self, kind: str, message: str, detail: dict[str, object] | None = None) -> None:
         try:

@@ -31,8 +31,11 @@ def test_the_kill_switch_an_outside_order_and_stale_data_are_told_once(pack_stor
             runner.alerts.stale_data(datetime(2026, 11, 30, tzinfo=UTC))
             runner.alerts.stale_data(datetime(2026, 11, 30, tzinfo=UTC))  # the same stale set: told once
             s.deps.kill_file.unlink()
+            at = r.clock.now()  # a failing job and its recovery, as runner.jobs journals them
+            s.deps.journal.record_event(s.deps.run_id, at=at, kind="job_failed", message="decision 2024-07-10: StaleClose: no bar yet")
+            s.deps.journal.record_event(s.deps.run_id, at=at, kind="job_recovered", message="decision 2024-07-10: ran after 3 failed attempt(s)")
             runner.alerts.poll()
-            assert wait_until(lambda: len(sink.received) >= 5, 10)
+            assert wait_until(lambda: len(sink.received) >= 7, 10)
             notifier.close()
         titles = [m["title"] for m in sink.received]
         bodies = "\n".join(m["message"] for m in sink.received)
@@ -43,3 +46,5 @@ def test_the_kill_switch_an_outside_order_and_stale_data_are_told_once(pack_stor
     assert len([t for t in titles if t.endswith("dataset(s) stale")]) == 1 and "SAHMREALTIME" in bodies
     others = [t for t in titles if t != "cutcycle: outside event"]  # the order and its fill are two outside events
     assert len(others) == len(set(others))
+    assert "cutcycle: job failed: decision 2024-07-10" in titles and "cutcycle: job recovered: decision" in titles
+    assert "ran after 3 failed attempt(s)" in bodies

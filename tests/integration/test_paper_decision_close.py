@@ -91,23 +91,28 @@ def test_a_failing_refresh_waits_for_the_close_and_a_late_bar_still_gives_the_da
             runner = PaperRunner(session.deps)
             r.server.faults.add(FaultRule("stocks.bars", "empty_500", times=None))  # Alpaca's bars are down
             runner.wake()
+            r.move(_at(WEDNESDAY, 16, 34))  # past RETRY_FAILED_AFTER: tried again, still no bar: the same error again
+            runner.wake()
             waiting = _ledger(r), session.deps.health.last_error, dict(session.deps.health.extra["failing"])
             beat = json.loads(runner.heartbeat_path.read_text())
             r.server.faults.clear()
-            r.move(_at(WEDNESDAY, 16, 34))  # past RETRY_FAILED_AFTER: refreshed again, the bars are back
+            r.move(_at(WEDNESDAY, 16, 37))  # past RETRY_FAILED_AFTER again: refreshed, the bars are back
             runner.wake()
             health = session.deps.health
         finally:
             session.close()
         inputs = _decision(r, WEDNESDAY)
         failures = _journal(r, "SELECT message FROM events WHERE kind='job_failed'")
+        recovered = _journal(r, "SELECT message, detail_json FROM events WHERE kind='job_recovered'")
         stale = _journal(r, "SELECT message FROM events WHERE kind='stale_close'")
     ledger, error, failing = waiting
     assert ("decision", "2024-07-10") not in ledger  # not decided on Tuesday's close
     assert error is not None and "StaleClose" in error and "no 2024-07-10 bar for IWM, SPY" in error
     assert list(failing) == ["decision 2024-07-10"]
     assert "decision 2024-07-10" in beat["extra"]["failing"]  # the heartbeat shows the decision failing while it waits
-    assert len(failures) == 1 and "waiting for it" in str(failures[0][0])
+    assert beat["extra"]["failing"]["decision 2024-07-10"]["attempts"] == 2
+    assert len(failures) == 1 and "waiting for it" in str(failures[0][0])  # journaled once, not on each retry with the same error
+    assert [(m, json.loads(str(d))["failed_attempts"]) for m, d in recovered] == [("decision 2024-07-10: ran after 2 failed attempt(s)", 2)]
     market, closes = inputs["market"], inputs["closes"]
     assert isinstance(market, dict) and market["iwm_close"] == _close(pack_store, "IWM", WEDNESDAY)
     assert closes == {"session": "2024-07-10", "last_close": {"IWM": "2024-07-10", "SPY": "2024-07-10"}, "missing": [], "stale": False,
