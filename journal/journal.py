@@ -111,8 +111,9 @@ class Journal:
     def _migrate(self, version: int | None) -> None:
         if version is None:
             self._db.executescript("BEGIN;" + TABLES + append_only_triggers() + f"INSERT INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');COMMIT;")
-        elif version < 2:  # 2 adds decision_blocks (every statement is IF NOT EXISTS)
-            self._db.executescript("BEGIN;" + TABLES + append_only_triggers() + "UPDATE meta SET value='2' WHERE key='schema_version';COMMIT;")
+        elif version < SCHEMA_VERSION:  # 2 adds decision_blocks, 3 an index on events (every statement is IF NOT EXISTS)
+            self._db.executescript("BEGIN;" + TABLES + append_only_triggers()
+                                   + f"UPDATE meta SET value='{SCHEMA_VERSION}' WHERE key='schema_version';COMMIT;")
 
     def close(self) -> None:
         self._db.close()

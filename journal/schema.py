@@ -7,7 +7,7 @@ written by a newer version is refused.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2  # 2: decision_blocks
+SCHEMA_VERSION = 3  # 2: decision_blocks; 3: events indexed by kind
 
 APPEND_ONLY = ("decisions", "decision_blocks", "intents", "order_events", "fills", "positions", "equity", "events", "job_ledger")
 
@@ -141,6 +141,8 @@ CREATE TABLE IF NOT EXISTS events (
     message TEXT NOT NULL,
     detail_json TEXT NOT NULL DEFAULT '{}'
 );
+-- the reconciler reads the outside events on every pass (`position_book`): without it, a scan of every event
+CREATE INDEX IF NOT EXISTS events_by_kind ON events (kind, seq);
 """
 
 

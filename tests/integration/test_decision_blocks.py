@@ -86,11 +86,14 @@ def test_a_version_1_journal_is_upgraded_and_its_full_rows_read_as_before(tmp_pa
     journal.close()
     db = sqlite3.connect(path)  # as version 1 left it: no decision_blocks table
     db.executescript("DROP TRIGGER decision_blocks_no_update; DROP TRIGGER decision_blocks_no_delete; DROP TABLE decision_blocks;"
-                     "UPDATE meta SET value='1' WHERE key='schema_version';")
+                     "DROP INDEX events_by_kind; UPDATE meta SET value='1' WHERE key='schema_version';")
     db.close()
     Journal(path).close()
     ro = open_read_only(path)
     assert ro.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
     (row,) = decision_rows(ro, "old")
     assert (row["snapshot_json"], row["target_json"]) == ('{"phase": {}}', '{"day": "2024-01-02"}')
+    # the reconciler's outside events (journal.position_book) are read through the index version 3 adds
+    plan = " ".join(str(r[-1]) for r in ro.execute("EXPLAIN QUERY PLAN SELECT detail_json FROM events WHERE kind='outside_event'"))
+    assert "USING INDEX events_by_kind" in plan, plan
     ro.close()
