@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from backtest.sweep import GridError
-from cli.argv import hoist_global_options
+from cli.argv import hoist_global_options, unknown_options_hint
 from cli.boundary import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, UsageError, guarded, state_file
 from cli.dates import check_day, check_window, parse_day
 from clock import NEW_YORK, Clock, SystemClock
@@ -777,7 +777,9 @@ def setup_logging(level: str, secrets: Secrets) -> None:
 
 def main(argv: Sequence[str] | None = None, env: dict[str, str] | None = None, clock: Clock | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(hoist_global_options(sys.argv[1:] if argv is None else argv, GLOBAL_OPTIONS, GLOBAL_OPTIONS))
+    args, extra = parser.parse_known_args(hoist_global_options(sys.argv[1:] if argv is None else argv, GLOBAL_OPTIONS, GLOBAL_OPTIONS))
+    if extra:  # argparse's own message, with the option this CLI has for a misspelt or borrowed one
+        parser.error(f"unrecognized arguments: {' '.join(extra)}{unknown_options_hint(parser, args, extra)}")
     environment = dict(os.environ if env is None else env)
     setup_logging(args.log_level, Secrets.from_env(environment))
     app: App | None = None

@@ -1,7 +1,10 @@
-"""Global options accepted after the subcommand too: `main.py backtest --set strategy.base_weight=0.3`."""
+"""The command line before argparse sees it and after it refuses it: global options accepted after the subcommand
+(`main.py backtest --set strategy.base_weight=0.3`) and a hint for an option this CLI spells differently."""
 
 from __future__ import annotations
 
+import argparse
+import difflib
 from collections.abc import Sequence
 
 
@@ -33,3 +36,38 @@ def hoist_global_options(argv: Sequence[str], options: Sequence[str], with_value
             rest.append(item)
             i += 1
     return front + rest
+
+
+# Options people reach for from other tools, and the one this CLI has.
+SYNONYMS = {"--from": "--start", "--since": "--start", "--begin": "--start", "--to": "--end", "--until": "--end",
+            "--variant": "--config", "--override": "--set", "--date": "--as-of", "--asof": "--as-of", "--out": "--output"}
+
+
+def _chosen(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The (sub)parser that parsed the command `args` names (`data status` is two levels down)."""
+    current = parser
+    for dest in ("command", "action"):
+        actions = [a for a in current._actions if isinstance(a, argparse._SubParsersAction)]
+        name = getattr(args, dest, None)
+        if not actions or name not in actions[0].choices:
+            break
+        current = actions[0].choices[name]
+    return current
+
+
+def unknown_options_hint(parser: argparse.ArgumentParser, args: argparse.Namespace, extra: Sequence[str]) -> str:
+    """'; did you mean ...' for each unrecognized `--option` in `extra`, from the chosen command's own options (a
+    close spelling, or the synonym another tool uses); '' when nothing is close."""
+    chosen = _chosen(parser, args)
+    known = [s for a in chosen._actions for s in a.option_strings if s.startswith("--")] + [s for a in parser._actions for s in a.option_strings
+                                                                                         if s.startswith("--")]
+    hints = []
+    for item in extra:
+        name = item.split("=", 1)[0]
+        if not name.startswith("--"):
+            continue
+        match = SYNONYMS.get(name) if SYNONYMS.get(name) in known else None
+        match = match or next(iter(difflib.get_close_matches(name, known, n=1, cutoff=0.75)), None)
+        if match:
+            hints.append(f"{match} (not {name})")
+    return f"; did you mean {', '.join(hints)}? (`main.py {chosen.prog.split(' ', 1)[-1]} --help` lists the options)" if hints else ""

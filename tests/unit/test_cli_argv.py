@@ -1,0 +1,37 @@
+"""The command line before and after argparse: global options after the subcommand, and the hint for an option this
+CLI spells differently (`--from` for `--start`), checked on main.py's real parser."""
+
+from __future__ import annotations
+
+import pytest
+
+from cli.argv import hoist_global_options
+from main import GLOBAL_OPTIONS, main
+
+
+def test_global_options_after_the_subcommand_move_in_front() -> None:
+    argv = ["backtest", "--set", "strategy.base_weight=0.3", "--start", "2024-01-02", "--config=x.toml", "--", "--set"]
+    assert hoist_global_options(argv, GLOBAL_OPTIONS, GLOBAL_OPTIONS) == [
+        "--set", "strategy.base_weight=0.3", "--config=x.toml", "backtest", "--start", "2024-01-02", "--", "--set"]
+
+
+@pytest.mark.parametrize(("argv", "hint"), [
+    (["backtest", "--from", "2020-01-01"], "did you mean --start (not --from)? (`main.py backtest --help` lists the options)"),
+    (["backtest", "--strat", "2020-01-01"], "did you mean --start (not --strat)?"),
+    (["data", "status", "--asof", "2020-01-01"], "did you mean --as-of (not --asof)? (`main.py data status --help`"),
+    (["signals", "--date", "2024-01-02"], "did you mean --as-of (not --date)?"),
+    (["sweep", "grid.toml", "--to", "2024-01-02"], "did you mean --end (not --to)?"),
+])
+def test_an_option_spelt_as_elsewhere_gets_the_one_this_command_has(argv: list[str], hint: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(argv, env={})
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "unrecognized arguments" in err and hint in err, err
+    assert "Traceback" not in err
+
+
+def test_nothing_close_gives_argparse_own_message(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["backtest", "--zzz"], env={})
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.strip().endswith("main.py: error: unrecognized arguments: --zzz"), err
