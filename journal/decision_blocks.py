@@ -215,7 +215,7 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str, allow_nan=False)
 
 
-def _unpack(blob: bytes, wanted: set[str], build: Callable[[dict[str, Any], str, str], Any]) -> dict[str, Any]:
+def _unpack(blob: bytes, wanted: set[str], build: Callable[[dict[str, Any], str, str], Any], only: set[str] | None = None) -> dict[str, Any]:
     doc = json.loads(zlib.decompress(blob))
     days: list[str] = doc["days"]
     rows = [i for i, day in enumerate(days) if day in wanted]
@@ -223,6 +223,8 @@ def _unpack(blob: bytes, wanted: set[str], build: Callable[[dict[str, Any], str,
         return {}
     parts: list[dict[str, Any]] = [{} for _ in rows]
     for name, column in doc["parts"].items():
+        if only is not None and name not in only:
+            continue
         if "fields" in column:
             by_field = {f: _expand(c) for f, c in column["fields"].items()}
             for out, i in zip(parts, rows, strict=True):
@@ -281,4 +283,20 @@ def decision_rows(db: sqlite3.Connection, run_id: str, day: str | None = None) -
             for pos, text in zip(doc_at, (*snapshots[key], *decisions[key]), strict=True):
                 filled[pos] = text
         out.append(sqlite3.Row(cur, tuple(filled)))
+    return out
+
+
+def decision_markets(db: sqlite3.Connection, run_id: str) -> dict[str, dict[str, Any]]:
+    """Each decision day's market inputs (`inputs_json`'s "market": closes, VIX, the bill rate), by day, without
+    rebuilding the rest of the record: what the metrics need from a run of thousands of decisions."""
+    rows = db.execute("SELECT day, inputs_json FROM decisions WHERE run_id=? ORDER BY day", (run_id,)).fetchall()
+    wanted = {str(day) for day, inputs in rows if inputs == IN_BLOCKS}
+    from_blocks: dict[str, Any] = {}
+    if wanted:
+        for (blob,) in db.execute("SELECT parts FROM decision_blocks WHERE run_id=? AND kind='snapshot'", (run_id,)):
+            from_blocks.update(_unpack(blob, wanted, lambda parts, _day, _detail: parts["market"], only={"market"}))
+    out: dict[str, dict[str, Any]] = {}
+    for day, inputs in rows:
+        market = from_blocks.get(str(day)) if inputs == IN_BLOCKS else (json.loads(inputs or "{}") or {}).get("market")
+        out[str(day)] = market if isinstance(market, dict) else {}
     return out

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from journal.decision_blocks import decision_rows
+from journal.decision_blocks import decision_markets, decision_rows
 from journal.journal import JournalError, RunInfo, open_read_only
 from review.metrics import Metrics, bill_returns, metrics
 
@@ -133,13 +133,9 @@ class RunSource:
 
     def bill_rates(self, ref: RunRef) -> pd.Series:
         """The 3-month bill rate (percent) each decision saw, by decision day (NaN where none was known)."""
-        days, rates = [], []
-        for row in self.decisions(ref):  # rebuilt: a backtest keeps its records in blocks (journal.decision_blocks)
-            market = (json.loads(row["inputs_json"] or "{}") or {}).get("market") or {}
-            rate = market.get("bill_rate") if isinstance(market, dict) else None
-            days.append(row["day"])
-            rates.append(float("nan") if rate is None else float(rate))
-        return pd.Series(rates, index=pd.to_datetime(days), dtype=float)
+        markets = decision_markets(self._dbs[ref.path], ref.run_id)  # only the market part of each record is decoded
+        rates = [float("nan") if m.get("bill_rate") is None else float(m["bill_rate"]) for m in markets.values()]
+        return pd.Series(rates, index=pd.to_datetime(list(markets)), dtype=float)
 
     def measure(self, ref: RunRef, curve: pd.Series | None = None) -> Metrics:
         """The run's metrics (or those of `curve`, e.g. a benchmark over the run's days) over the bill rate its

@@ -4,6 +4,7 @@ one day on its own, a NaN stored as null, compact records, and a version-1 journ
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import sqlite3
 from datetime import UTC, date, datetime
@@ -12,7 +13,7 @@ from pathlib import Path
 from backtest.inputs import Inputs, SnapshotHistory, history
 from backtest.run import RunSpec, run_backtest
 from config.loader import load_config
-from journal.decision_blocks import DecisionWriter, SnapshotBlocks, decision_rows
+from journal.decision_blocks import DecisionWriter, SnapshotBlocks, decision_markets, decision_rows
 from journal.journal import Journal, _json, open_read_only
 from journal.records import decision_documents
 from journal.schema import SCHEMA_VERSION
@@ -45,6 +46,10 @@ def test_every_rebuilt_row_equals_the_full_documents(pack_inputs: Inputs, tmp_pa
     one = decision_rows(db, "blocks", "2008-10-10")
     assert len(one) == 1 and tuple(one[0]) == tuple(next(r for r in rows if r["day"] == "2008-10-10"))
     assert db.execute("SELECT COUNT(*) FROM decision_blocks").fetchone()[0] < len(rows) / 50  # blocks, not rows
+    # the market part alone (what the metrics read for the bill rate) is the same as in the rebuilt rows
+    markets = decision_markets(db, "blocks")
+    assert markets == {r["day"]: json.loads(r["inputs_json"])["market"] for r in rows}
+    assert all(isinstance(m.get("bill_rate"), float) for m in markets.values())
     db.close()
 
 
@@ -93,6 +98,7 @@ def test_a_version_1_journal_is_upgraded_and_its_full_rows_read_as_before(tmp_pa
     assert ro.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
     (row,) = decision_rows(ro, "old")
     assert (row["snapshot_json"], row["target_json"]) == ('{"phase": {}}', '{"day": "2024-01-02"}')
+    assert decision_markets(ro, "old") == {"2024-01-02": {}}  # a full row's market, read from its own inputs
     # the reconciler's outside events (journal.position_book) are read through the index version 3 adds
     plan = " ".join(str(r[-1]) for r in ro.execute("EXPLAIN QUERY PLAN SELECT detail_json FROM events WHERE kind='outside_event'"))
     assert "USING INDEX events_by_kind" in plan, plan
