@@ -31,6 +31,7 @@ from datastore.store import Store
 from runner.guards import read_heartbeat
 from tests.integration.test_paper_support import KEYS, copy_store
 from tests.servers.faketime import FakeWall, libfaketime, new_york
+from tests.servers.notify_sinks import WebhookSink
 from tests.servers.ports import free_port, listening
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,6 +49,7 @@ class Trader:
     sets: list[str]
     port: int
     logs: Path
+    sink: WebhookSink  # CUTCYCLE_NOTIFY_URLS of the trader: what a user's phone would receive
     paper: subprocess.Popen[bytes] | None = None
     _paper_out: IO[str] | None = None
 
@@ -91,6 +93,9 @@ class Trader:
                 raise AssertionError(f"the paper trader exited ({self.paper.returncode}) waiting for {what}:\n{self.output()[-4000:]}")
             time.sleep(0.1)
         raise AssertionError(f"timed out waiting for {what}:\n{self.output()[-4000:]}")
+
+    def notified(self, title: str) -> Callable[[], bool]:
+        return lambda: any(title in str(m.get("title")) for m in self.sink.received)
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         db = sqlite3.connect(f"{self.journal.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
@@ -152,7 +157,9 @@ def _trader(pack_store: Store, tmp_path: Path, start: datetime) -> Iterator[Trad
     wall = FakeWall(tmp_path, lib)
     wall.set(start)
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("APCA_", "FRED_", "FAKETIME", "LD_PRELOAD"))} | KEYS
+    sink = WebhookSink()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("APCA_", "FRED_", "FAKETIME", "LD_PRELOAD", "CUTCYCLE_NOTIFY"))} | KEYS
+    env["CUTCYCLE_NOTIFY_URLS"] = sink.url()
     url = f"http://127.0.0.1:{port}"
     sets = [a for s in (f'alpaca.trading_url="{url}"', f'alpaca.data_url="{url}"', f'data.store_dir="{tmp_path}"',
                         "alpaca.requests_per_minute=10000", "paper.tick_seconds=1") for a in ("--set", s)]
@@ -162,7 +169,7 @@ def _trader(pack_store: Store, tmp_path: Path, start: datetime) -> Iterator[Trad
                      "--window", (start.date() - timedelta(days=1)).isoformat(), (start.date() + timedelta(days=14)).isoformat()]
     with (logs / "emulator.log").open("w") as emulator_out:
         emulator = subprocess.Popen(emulator_argv, cwd=ROOT, env=wall.env(env), stdout=emulator_out, stderr=subprocess.STDOUT)
-        trader = Trader(wall, tmp_path, env, sets, port, logs)
+        trader = Trader(wall, tmp_path, env, sets, port, logs, sink)
         try:
             trader.wait(lambda: listening(port), "the emulator to listen", 60)
             yield trader
@@ -175,6 +182,7 @@ def _trader(pack_store: Store, tmp_path: Path, start: datetime) -> Iterator[Trad
                 trader._paper_out.close()
             emulator.terminate()
             emulator.wait(timeout=30)
+            sink.stop()
 
 
 def _orders(t: Trader) -> list[dict[str, Any]]:
@@ -209,6 +217,8 @@ def test_three_days_on_a_faked_clock_with_a_restart_a_half_day_and_a_sigstop_acr
         t.wait(lambda: (b := t.heartbeat) is not None and b["extra"].get("intraday_reconciles", 0) >= 1, "the reconcile in the heartbeat")
         held = t.check_status(running=True)["holdings"]
         assert held["source"] == "journal" and {p["symbol"]: p["qty"] for p in held["positions"]} == {"IWM": 7}
+        # the fill reaches the user from the notifier's own thread in the real process (Apprise to a local webhook)
+        t.wait(t.notified("cutcycle: filled buy 7 IWM"), "the fill's notification", 30)
 
         # 11:30 expiry, 16:30 decision.
         t.wall.set(new_york(TUESDAY, 11, 29, 57))
@@ -252,6 +262,9 @@ def test_three_days_on_a_faked_clock_with_a_restart_a_half_day_and_a_sigstop_acr
     runs = t.rows("SELECT kind, status FROM runs ORDER BY created_at")
     assert runs == [("paper", "stopped"), ("paper", "stopped")]
     assert st["decision"]["day"] == "2024-07-03"
+    titles = [str(m.get("title")) for m in t.sink.received]
+    assert any(x.startswith("cutcycle: paper trader started") for x in titles), titles
+    assert not [x for x in titles if "job failed" in x or "missed" in x], titles
     output = t.output()
     assert 'Running job "decision' in output and "ProgrammingError" not in output
     assert "trigger pre_open at 2024-07-03 08:45:00-04:00 came too late for the scheduler" in output  # R36: dropped, caught up
