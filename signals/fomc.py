@@ -147,7 +147,10 @@ def derive_decisions(path: TargetPath, meetings: Sequence[Meeting], params: Phas
                 continue  # a call without a move (or not yet confirmed by the series): not a decision
             out.append(Decision(entry.day, bp, float(path.lower[i1]), float(path.upper[i1]), entry.scheduled, entry.kind, known, "target series"))
         elif (last is None or last < after_day) and entry.decision_bp is not None:
-            # the target series does not reach this meeting yet: the meeting list's decision, known at the statement
+            # the target series does not reach this meeting yet: the meeting list's decision, known at the statement.
+            # A move the series already shows on the meeting day is that decision, not an unlisted one as well (the
+            # live snapshot at 16:30 on a meeting day sees the series up to that day only).
+            explained.update(i for i in range(i0 + 1, i1 + 1) if i0 >= 0 and path.upper[i] != path.upper[i - 1])
             known = at_new_york(entry.day if statement else after_day, params.statement_time)
             out.append(
                 Decision(entry.day, float(entry.decision_bp), entry.target_low, entry.target_high, entry.scheduled, entry.kind, known, "meeting list")

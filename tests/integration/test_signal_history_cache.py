@@ -20,9 +20,9 @@ from signals.build import build_snapshot
 # the macro values (issue 12) and the stable calls carried the regime state (issue 17). The replay is checked again
 # below on sampled days through `build_snapshot`, which still evaluates each day on its own.
 DEFAULT_WINDOW_DIGEST = "2cb633c4f5def5bdc415326d2934c41f0ea9c420dac4070b9ab8593a6bb5f3a0"
-# Not 2003-06-25: on that scheduled meeting day build_snapshot alone marks the cut as an unlisted inter-meeting move
-# while the history matches it to the meeting (a known difference, not yet fixed).
-SAMPLED_DAYS = ("2000-06-01", "2001-01-03", "2001-09-17", "2003-06-26", "2007-08-17", "2008-10-08", "2015-12-16", "2019-07-31",
+# 2003-06-25 and 2024-09-18 are meeting days that cut: at 16:30 the target series reaches only that day, and the cut
+# must count once, as the meeting's (build_snapshot once marked it an unlisted inter-meeting move as well).
+SAMPLED_DAYS = ("2000-06-01", "2001-01-03", "2001-09-17", "2003-06-25", "2003-06-26", "2007-08-17", "2008-10-08", "2015-12-16", "2019-07-31",
                 "2020-03-16", "2022-06-15", "2024-09-18", "2026-06-09")
 
 
@@ -84,3 +84,21 @@ def test_key_moves_with_versions_params_and_days(default_history: tuple[Snapshot
     other_params = params.model_copy(update={"decision_time": "16:45"})
     assert len({base, cache_key(moved, params, series, days), cache_key(versions, other_params, series, days),
                 cache_key(versions, params, series, days[:-1]), cache_key(versions, params, series[:1], days)}) == 5
+
+
+def test_every_fed_move_day_and_the_next_session_agree_with_build_snapshot(default_history: tuple[SnapshotHistory, object],
+                                                                          app_config: AppConfig) -> None:
+    """The live path (one day alone, as the paper trader's 16:30 decision builds it) and the history agree on every
+    day the target range moved and on the session after: a move counts once, as its meeting's or as inter-meeting."""
+    snapshots, inputs = default_history
+    pit = inputs.pit  # type: ignore[attr-defined]
+    days = list(snapshots)
+    moved = [i for i, d in enumerate(days) if snapshots[d].phase.last_move == d]
+    assert len(moved) > 40  # every cut and hike of 2000-2026 the data shows
+    checked = sorted({days[j] for i in moved for j in (i, i + 1) if j < len(days)})
+    for day in checked:
+        snap = snapshots[day]
+        alone = build_snapshot(pit, snap.as_of, day, app_config.signals)
+        assert (alone.regime, alone.phase.name, alone.phase.cuts_in_cycle, alone.phase.cumulative_bp, alone.phase.last_move_intermeeting,
+                alone.call) == (snap.regime, snap.phase.name, snap.phase.cuts_in_cycle, snap.phase.cumulative_bp, snap.phase.last_move_intermeeting,
+                                snap.call), day
