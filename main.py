@@ -23,7 +23,7 @@ from cli.boundary import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, UsageError, guar
 from cli.dates import check_day, check_window, parse_day
 from clock import NEW_YORK, Clock, SystemClock
 from config.loader import ConfigError, LoadedConfig, load_config, pack_dir, store_dir
-from config.secrets import RedactingFilter, Secrets, install_redaction
+from config.secrets import ENV_DATA_DIR, RedactingFilter, Secrets, install_redaction, redact_url_credentials
 from datastore.errors import DataError, SourceConfigError, SourceUnavailable
 from datastore.pack_import import import_pack
 from datastore.store import Store
@@ -96,21 +96,24 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 def cmd_config_show(app: App, args: argparse.Namespace) -> int:
     effective = app.cfg.model_dump(mode="json")
+    override = app.env.get(ENV_DATA_DIR, "").strip()
+    if override:  # the pack actually read: the environment wins over the file (config.loader.pack_dir)
+        effective["data"]["pack_dir"] = override
     secrets = {
         "APCA_API_KEY_ID": "set (redacted)" if app.secrets.alpaca_key_id else "not set",
         "APCA_API_SECRET_KEY": "set (redacted)" if app.secrets.alpaca_secret_key else "not set",
         "FRED_API_KEY": "set (redacted)" if app.secrets.fred_api_key else "not set",
         "APCA_API_BASE_URL": app.secrets.alpaca_base_url or "not set",
+        ENV_DATA_DIR: f"{override} (data.pack_dir)" if override else "not set",
         "CUTCYCLE_NOTIFY_URLS": f"{len(app.secrets.notify_urls)} destination(s) (redacted)" if app.secrets.notify_urls else "not set",
     }
     if args.json:
-        print_json({"sources": list(app.loaded.sources), "config": effective, "environment": secrets})
+        shown = {"sources": list(app.loaded.sources), "config": effective, "environment": secrets}
+        print(redact_url_credentials(json.dumps(shown, indent=2, default=str, allow_nan=False)))
         return EXIT_OK
-    print("# effective configuration, merged from: " + ", ".join(app.loaded.sources))
-    print(_toml_dump(effective))
-    print("# environment (secrets are never printed)")
-    for key, value in secrets.items():
-        print(f"# {key}: {value}")
+    lines = ["# effective configuration, merged from: " + ", ".join(app.loaded.sources), _toml_dump(effective),
+             "# environment (secrets are never printed)", *(f"# {key}: {value}" for key, value in secrets.items())]
+    print(redact_url_credentials("\n".join(lines)))  # a password typed into a URL (--set alpaca.trading_url=...) is a secret too
     return EXIT_OK
 
 

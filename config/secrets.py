@@ -116,8 +116,19 @@ def url_secrets(value: str) -> list[str]:
     return sorted(set(parts), key=len, reverse=True)  # longest first: a URL is replaced whole before its parts
 
 
+# `scheme://user:password@host` or `scheme://token@host`: the part before '@' is a credential (RFC 3986 userinfo)
+_URL_USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.\-]*://)[^\s/@'\"<>]+@")
+
+
+def redact_url_credentials(text: str) -> str:
+    """`text` with the userinfo of every URL in it replaced by ***: a password in a URL the user typed (a --set, an
+    environment URL, a notification URL an SDK quotes in part) is a secret even when it is not a known one."""
+    return _URL_USERINFO.sub(rf"\1{REDACTED}@", text)
+
+
 class RedactingFilter(logging.Filter):
-    """Replaces every known secret value in a record's final message (and drops its args)."""
+    """Replaces every known secret value, and the credentials of every URL, in a record's final message (and drops
+    its args)."""
 
     def __init__(self, values: list[str]) -> None:
         super().__init__()
@@ -126,11 +137,9 @@ class RedactingFilter(logging.Filter):
     def redact(self, text: str) -> str:
         for value in self._values:
             text = text.replace(value, REDACTED)
-        return text
+        return redact_url_credentials(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self._values:
-            return True
         message = record.getMessage()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
