@@ -8,17 +8,11 @@ appears only at the calendar and scheduling edge.
 from __future__ import annotations
 
 import time
-import warnings
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
-if TYPE_CHECKING:
-    import exchange_calendars
-
 NEW_YORK = ZoneInfo("America/New_York")
-CALENDAR_START = "1990-01-02"  # XNYS sessions are built from here (exchange_calendars' default start is recent)
 
 
 class Clock(Protocol):
@@ -78,19 +72,3 @@ def new_york(day: str, hhmm: str) -> datetime:
     hour, minute = (int(part) for part in hhmm.split(":"))
     local = datetime.fromisoformat(day).replace(hour=hour, minute=minute, tzinfo=NEW_YORK)
     return local.astimezone(UTC)
-
-
-@lru_cache(maxsize=4)
-def nyse_calendar(end_year: int) -> exchange_calendars.ExchangeCalendar:
-    """exchange_calendars' XNYS (sessions, holidays, early closes) from `CALENDAR_START` to the end of `end_year`.
-
-    The one home of the exchange calendar: the pack's session closes, price checks, the paper trader's offline
-    calendar and option expiries all read it. Imported on first use: the library and building the calendar cost
-    about 0.25 s, which a run that never asks (a backtest without puts, a warm store) should not pay."""
-    import exchange_calendars as xcals
-
-    # exchange_calendars 4.13 trips a pandas 3.1 deprecation (Series.values on tz-aware data) while building.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Series.values returning an ndarray", category=FutureWarning)
-        warnings.filterwarnings("ignore", message="Series.values returning an ndarray", category=DeprecationWarning)
-        return xcals.get_calendar("XNYS", start=CALENDAR_START, end=f"{end_year}-12-31")

@@ -28,10 +28,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from clock import CALENDAR_START, nyse_calendar
 from config.schema import PriceSpec
 from datastore.errors import DataError
 from datastore.pack import PriceFile
+from nyse import CALENDAR_START, nyse_calendar
 
 MAX_DAILY_MOVE = math.log(3.0)
 MAX_DIVERGENCE = 0.15

@@ -11,7 +11,8 @@ from functools import lru_cache
 
 import pandas as pd
 
-from clock import NEW_YORK, nyse_calendar
+from clock import NEW_YORK
+from nyse import nyse_calendar
 
 
 @lru_cache(maxsize=8)

@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from clock import nyse_calendar
 from config.schema import AppConfig, SeriesSpec
 from datastore.releases import DEFAULT_CALENDAR, LabelOnlySeries, SeriesDerivation, next_expected
 from datastore.store import Store
+from nyse import nyse_calendar
 
 GRACE_DAYS = {"daily": 4, "weekly": 4, "monthly": 10}
 PRICE_GRACE_SESSIONS = 2

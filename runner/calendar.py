@@ -12,7 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from clock import NEW_YORK, Clock, nyse_calendar
+from clock import NEW_YORK, Clock
+from nyse import nyse_calendar
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,11 @@ catch-up. The tick fires once after a jump, not once per interval skipped (`runn
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import signal
 import sys
+import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -32,8 +34,8 @@ from types import FrameType
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
-from apscheduler.schedulers.blocking import BlockingScheduler
 
 from broker.contract import BrokerError
 from cli.boundary import EXIT_OK, Failure, UsageError
@@ -53,6 +55,7 @@ log = logging.getLogger(__name__)
 
 
 JOB_THREAD = "cutcycle-job"
+STOP_POLL_SECONDS = 0.2  # how often the main thread looks at the stop flag a signal handler set
 ROUTINE_JOBS = ("tick", "reconcile")
 
 
@@ -80,6 +83,7 @@ class PaperRunner:
         self.scheduler: BaseScheduler | None = None
         self._executor: ThreadPoolExecutor | None = None
         self.stopping = False
+        self.stop_signal: int | None = None
 
     @property
     def heartbeat_path(self) -> Path:
@@ -136,9 +140,9 @@ class PaperRunner:
 
     # -- the live process -----------------------------------------------------------------------------------------
 
-    def build_scheduler(self, kind: type[BaseScheduler] = BlockingScheduler) -> BaseScheduler:
-        """The scheduler with every job on one worker thread (see the module docstring); `kind` is Blocking for the
-        process, Background for a test that drives it from outside."""
+    def build_scheduler(self, kind: type[BaseScheduler] = BackgroundScheduler) -> BaseScheduler:
+        """The scheduler with every job on one worker thread (see the module docstring); the main thread waits for
+        a stop signal (`serve`)."""
         for name in ("apscheduler.scheduler", "apscheduler.executors.default"):
             if QUIET_ROUTINE not in logging.getLogger(name).filters:
                 logging.getLogger(name).addFilter(QUIET_ROUTINE)
@@ -170,10 +174,12 @@ class PaperRunner:
                         key=f"raised:{event.job_id}:{type(event.exception).__name__}"))
 
     def stop(self, signum: int, _frame: FrameType | None) -> None:
-        log.info("signal %d: stopping after the running job", signum)
+        """The SIGTERM/SIGINT handler: only sets a flag. A handler runs on the main thread between two bytecodes,
+        possibly while that thread holds a lock (inside `threading.Event.wait`, a queue, the scheduler's condition);
+        shutting the scheduler down from here takes those locks again and can deadlock the process, which then
+        never exits. `serve` polls the flag and shuts down outside the handler."""
         self.stopping = True
-        if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+        self.stop_signal = signum
 
     def join(self) -> None:
         """Wait for the job thread to finish what it runs: only then may the main thread touch the session again."""
@@ -181,18 +187,26 @@ class PaperRunner:
             self._executor.shutdown(wait=True)
 
     def serve(self) -> int:
-        """Catch up from the ledger, then block on the scheduler until SIGTERM/SIGINT (handled from the first moment)."""
+        """Catch up from the ledger, then run the scheduler until SIGTERM/SIGINT (handled from the first moment)."""
         previous = {s: signal.signal(s, self.stop) for s in (signal.SIGTERM, signal.SIGINT)}
+        faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 PID`: every thread's stack on stderr
         try:
             self.wake()
             if not self.stopping:
-                self.scheduler = self.build_scheduler()
+                self.scheduler = self.build_scheduler(BackgroundScheduler)
                 if not self.stopping:
                     self.scheduler.start()
+                while not self.stopping and self.scheduler.running:
+                    time.sleep(STOP_POLL_SECONDS)  # a signal sets the flag (`stop`); nothing else happens in a handler
+                if self.stopping:
+                    log.info("signal %s: stopping after the running job", self.stop_signal)
+                if self.scheduler.running:
+                    self.scheduler.shutdown(wait=False)
         finally:
             self.join()
             for s, handler in previous.items():
                 signal.signal(s, handler)
+            faulthandler.unregister(signal.SIGUSR1)
             self.deps.health.extra["scheduler"] = "stopped"
             self.heartbeat()
         return EXIT_OK

@@ -26,7 +26,7 @@ from datetime import date, timedelta
 from statistics import NormalDist
 from typing import NamedTuple
 
-from clock import nyse_calendar
+from nyse import nyse_calendar
 from strategies.book import PutSpec
 from strategies.params import OptionModelParams
 

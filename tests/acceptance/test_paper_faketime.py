@@ -78,7 +78,12 @@ class Trader:
     def stop_paper(self) -> None:
         assert self.paper is not None
         self.paper.send_signal(signal.SIGTERM)
-        code = self.paper.wait(timeout=60)
+        try:
+            code = self.paper.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.paper.send_signal(signal.SIGUSR1)  # the process prints every thread's stack (faulthandler)
+            time.sleep(2)
+            raise AssertionError(f"the paper trader did not stop within 60 s of SIGTERM:\n{self.output()[-6000:]}") from None
         assert code == 0, self.output()
         if self._paper_out is not None:
             self._paper_out.close()

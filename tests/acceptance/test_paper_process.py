@@ -66,6 +66,9 @@ def _run(port: int, sets: list[str], env: dict[str, str], emulator_out: IO[str],
 
         try:
             wait_for(scheduler_running, 120, "the paper trader's scheduler to start")
+            paper.send_signal(signal.SIGUSR1)  # a stack dump of every thread for a trader that seems stuck; it keeps running
+            wait_for(lambda: "(most recent call first)" in Path(paper_out.name).read_text(), 30, "the stack dump on SIGUSR1")
+            assert paper.poll() is None
             paper.send_signal(signal.SIGTERM)
             # The exit waits for queued notifications notify.stop_flush_seconds at most, not for the hung destination.
             code = paper.wait(timeout=30)
