@@ -209,7 +209,8 @@ def _metrics_section(measured: Mapping[str, Metrics], trades: Sequence[Trade], h
         ("win rate (closed trades)", fmt_pct(wins / len(closed)) if closed else "n/a"),
         ("P&L of closed trades", fmt_num(sum(t.pnl for t in closed))),
         ("time in IWM (average weight)", fmt_pct(invested)),
-        ("put premium paid (with fees)", fmt_num(hedge.premium_paid + hedge.fees)),
+        ("put hedge cost (premium and buying fees)", fmt_num(hedge.cost)),
+        ("put hedge payoff (sales and settlements, after fees)", fmt_num(hedge.payoff)),
         ("put hedge net P&L", fmt_num(hedge.net)),
         ("interest earned on cash", fmt_num(float(equity["interest"].sum()))),
         ("fees (all fills)", fmt_num(sum(t.fees for t in trades))),
@@ -219,8 +220,9 @@ def _metrics_section(measured: Mapping[str, Metrics], trades: Sequence[Trade], h
 
 
 def _hedge_table(hedge: HedgeSummary) -> str:
-    rows = [("puts bought", hedge.purchases), ("premium paid", fmt_num(hedge.premium_paid)), ("fees", fmt_num(hedge.fees)),
-            ("sold or settled for", fmt_num(hedge.proceeds)), ("still held, at mark", fmt_num(hedge.open_value)), ("net", fmt_num(hedge.net))]
+    rows = [("puts bought", hedge.purchases), ("premium paid", fmt_num(hedge.premium_paid)), ("buying fees", fmt_num(hedge.buy_fees)),
+            ("cost", fmt_num(hedge.cost)), ("sold or settled for", fmt_num(hedge.proceeds)), ("selling fees", fmt_num(hedge.sell_fees)),
+            ("payoff", fmt_num(hedge.payoff)), ("still held, at mark", fmt_num(hedge.open_value)), ("net", fmt_num(hedge.net))]
     return page.table(["", ""], [page.row([page.cell(k), page.cell(v, num=True)]) for k, v in rows])
 
 

@@ -121,6 +121,10 @@ def test_9_every_run_knows_its_window(capsys: pytest.CaptureFixture[str], two_ru
         assert f"{doc['start']} to {doc['end']}" in html and "? to ?" not in html and "None .. None" not in html
         hedged = doc["strategy"]["hedge_cost"] > 0  # type: ignore[index]
         assert ('<section id="hedge">' in html) == hedged and ('id="hedge-chart"' in html) == hedged
+        if hedged:  # one definition of the hedge's cost and payoff: the backtest's figures are the report's
+            for key in ("hedge_cost", "hedge_payoff"):
+                shown = f"{doc['strategy'][key]:,.2f}"  # type: ignore[index]
+                assert shown in html, (key, shown)
     # a run started but never finished (a crashed session) still shows the days it journaled
     from journal.journal import Journal
 
