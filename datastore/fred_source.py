@@ -492,6 +492,7 @@ class SyncResult:
     vintage: str | None = None
     status: int | None = None  # HTTP status of the failure, when FRED answered at all
     message: str = ""  # why it failed, or a note on how it was stored
+    unreachable: bool = False  # FRED gave no HTTP answer at all after every attempt (no network, DNS, refused)
 
 
 def _write(store: Store, fetched: FetchedSeries, derivation: str, first: dict[date, date] | None) -> None:
@@ -556,7 +557,7 @@ def sync_one(
         fetched = fetch_series(client, series_id, derivation, clock, vintages=vintages)
     except (SourceUnavailable, SourceConfigError) as exc:
         log.warning("FRED %s: not updated: %s", series_id, exc)
-        return SyncResult(series_id, ok=False, status=exc.status, message=str(exc))
+        return SyncResult(series_id, ok=False, status=exc.status, message=str(exc), unreachable=isinstance(exc, SourceUnavailable) and exc.status is None)
     except DataError as exc:
         log.warning("FRED %s: not updated: %s", series_id, exc)
         return SyncResult(series_id, ok=False, message=str(exc))
@@ -584,7 +585,9 @@ def sync_fred(
     them the rule dates it and the series is re-derived from the record by the next command that opens the store.
 
     Raises `MissingApiKey` when FRED_API_KEY is absent and `UnknownSeries` for an id without a `[series.<ID>]`
-    entry, both before any request. Per-series failures are reported in the results, not raised.
+    entry, both before any request. Per-series failures are reported in the results, not raised. Once a series gets
+    no HTTP answer at all after every attempt (no network, a name that does not resolve, a refused connection), the
+    remaining series are reported skipped instead of each waiting through its own retries.
     """
     ids = list(cfg.fred.series if series_ids is None else series_ids)
     unknown = [s for s in ids if s not in cfg.series]
@@ -594,10 +597,17 @@ def sync_fred(
         raise MissingApiKey()
     client = FredClient(secrets.fred_api_key, cfg.fred, clock.sleep)
     how = dict(derivations or {})
-    return [
-        sync_one(
+    out: list[SyncResult] = []
+    down: SyncResult | None = None
+    for sid in ids:
+        if down is not None:  # no answer at all for one series (no network, DNS): the others would wait as long for nothing
+            out.append(SyncResult(sid, ok=False, message=f"skipped: FRED gave no answer for {down.series}, not tried again in this sync",
+                                  unreachable=True))
+            continue
+        result = sync_one(
             store, client, sid, how.get(sid) or SeriesDerivation(sid, cfg.series[sid], cfg.release_calendar, None), clock,
             vintages=cfg.fred.vintages, release_dates=cfg.fred.release_dates,
         )
-        for sid in ids
-    ]
+        down = result if result.unreachable else None
+        out.append(result)
+    return out

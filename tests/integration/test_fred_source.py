@@ -405,3 +405,19 @@ def test_first_release_days_keep_within_alfreds_vintage_limit(server: FredServer
     # first vintage is left out (it may have been published earlier), the later ones are dated exactly
     assert sorted(first) == weeks[6:]
     assert all(first[w] == w + pd.Timedelta(days=5).to_pytimedelta() for w in weeks[6:])
+
+
+def test_a_fred_that_gives_no_answer_at_all_is_tried_for_one_series_not_for_each(store: Store) -> None:
+    """No network (here a port nothing listens on): the first series goes through its retries, the rest are skipped
+    at once with a line that says why, and nothing in the store changes."""
+    with FredServer(api_key=KEY) as srv:
+        root = srv.root_url
+    cfg = load_config(overrides=[f'fred.root_url="{root}"', "fred.max_attempts=3", "fred.backoff_seconds=0.5", "fred.release_dates=false"]).config
+    sleeps = SleepLog()
+    results = sync_fred(store, cfg, SECRETS, sleeps, ["CPIAUCSL", "AAA10Y", "UNRATE"])
+    first, *rest = results
+    assert not first.ok and first.unreachable and "gave up after 3 attempts" in first.message
+    assert [(r.series, r.ok, r.unreachable) for r in rest] == [("AAA10Y", False, True), ("UNRATE", False, True)]
+    assert all("skipped: FRED gave no answer for CPIAUCSL" in r.message for r in rest)
+    assert len(sleeps.sleeps) == 2  # the first series' back-off only
+    assert store.dataset("fred:CPIAUCSL") is None
