@@ -430,8 +430,9 @@ def not_run(db: sqlite3.Connection, now: datetime, calendar: TradingCalendar) ->
     """What the trader's own ledger loop would see now: jobs due and not done, and missed ones not yet recorded."""
     done = {(str(r["job"]), str(r["trading_day"])) for r in db.execute("SELECT job, trading_day FROM job_ledger")}
     first = db.execute("SELECT MIN(created_at) AS first FROM runs WHERE kind IN ('paper', 'simulation')").fetchone()
-    since = parse_instant(str(first["first"])) if first is not None and first["first"] else None
-    due, missed = due_jobs(now, calendar, lambda job, day: (job, day) in done, since=since)
+    if first is None or not first["first"]:
+        return ()  # no session ever started here: no job was due, none was missed
+    due, missed = due_jobs(now, calendar, lambda job, day: (job, day) in done, since=parse_instant(str(first["first"])))
     return tuple(
         NotRun(d.job.name, d.session.day.isoformat(), iso(d.scheduled), iso(d.deadline), state)
         for state, items in (("due", due), ("missed", missed)) for d in items

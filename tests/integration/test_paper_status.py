@@ -17,6 +17,7 @@ from clock import NEW_YORK, ManualClock
 from config.loader import load_config
 from datastore.store import Store
 from emulator.exchange import Exchange
+from journal.journal import Journal
 from main import main
 from runner.compose import PaperSession, open_session
 from runner.paper import PaperRunner
@@ -244,3 +245,13 @@ def test_main_status_text_for_a_fresh_install(tmp_path: Path, capsys: pytest.Cap
     out, _ = capsys.readouterr()
     assert code == 0
     assert f"no paper session has run in {tmp_path / 'paper'}: start one with `main.py paper`" in out
+
+
+def test_a_journal_no_session_ever_ran_in_lists_no_missed_jobs(tmp_path: Path) -> None:
+    """A start that failed before its session began leaves a journal without runs: nothing was due, nothing missed."""
+    cfg = load_config(None, [f'data.store_dir="{tmp_path / "store"}"']).config
+    (tmp_path / "store" / "paper").mkdir(parents=True)
+    Journal(tmp_path / "store" / "paper" / "paper.sqlite").close()
+    status = collect_status(cfg, {}, ManualClock(_at(NEXT, 8, 46)))
+    assert status.schedule.not_run == ()
+    assert "missed" not in render_status(status)
