@@ -176,7 +176,8 @@ def cmd_data_status(app: App, args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"data status as of {now:%Y-%m-%d %H:%M} UTC  (store: {app.store().path})")
     table = [
-        (r.id, r.kind, r.source, r.first, r.last, r.rows, (r.last_available_at or "")[:16].replace("T", " "), "STALE" if r.stale else "ok", r.note)
+        (r.id, r.kind, r.source, r.first, r.last, r.rows, (r.last_available_at or "")[:16].replace("T", " "),
+         "STALE" if r.stale else "ok" if r.rows else "-", r.note)  # "-": nothing published yet at that date
         for r in rows
     ]
     print(format_table(["id", "kind", "source", "first", "last", "rows", "last available (UTC)", "", "note"], table))

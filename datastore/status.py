@@ -1,7 +1,9 @@
 """Data freshness: each dataset's range, rows, last available_at and whether it is stale against its schedule.
 
 A series is stale when the next release its schedule promises (plus a grace period) has passed at `now` without
-the store holding it. Price bars are stale when more than a few sessions behind the last completed session.
+the store holding it. Price bars are stale when more than a few sessions behind the last completed session. Range,
+rows and last values are what was known at `now` (`data status --as-of` in the past shows the past, and a dataset
+not yet published then is neither current nor stale).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from datetime import date, datetime, timedelta
 from config.schema import AppConfig, SeriesSpec
 from datastore.releases import DEFAULT_CALENDAR, LabelOnlySeries, SeriesDerivation, next_expected
 from datastore.store import Store
-from nyse import nyse_calendar
+from nyse import CALENDAR_START, nyse_calendar
 
 GRACE_DAYS = {"daily": 4, "weekly": 4, "monthly": 10}
 PRICE_GRACE_SESSIONS = 2
@@ -40,18 +42,22 @@ def _series_status(store: Store, sid: str, derivation: SeriesDerivation, now: da
         return SeriesStatus(sid, "-", "series", None, None, 0, None, None, True, "missing from the store: run `main.py data sync`")
     frame = store.observations(sid)
     known = frame[frame["value"].notna() & (frame["available_at"] <= now)]
-    last_available = known["available_at"].max().isoformat() if len(known) else None
-    last_period = known["period"].max().date() if len(known) else date.fromisoformat(info.last)
-    if spec.discontinued:
-        return SeriesStatus(sid, info.source, "series", info.first, info.last, info.rows, last_available, None, False, spec.discontinued)
+    if known.empty:  # as of a date before the series' first publication: nothing known yet, and nothing overdue
+        return SeriesStatus(sid, info.source, "series", None, None, 0, None, None, False, f"nothing published yet (first period {info.first})")
+    # what was known at `now`: range, rows and last period as of then (the whole stored series when `now` is today)
+    first, last = known["period"].min().date().isoformat(), known["period"].max().date().isoformat()
+    last_available = known["available_at"].max().isoformat()
+    last_period = date.fromisoformat(last)
+    if spec.discontinued and last == info.last:
+        return SeriesStatus(sid, info.source, "series", first, last, len(known), last_available, None, False, spec.discontinued)
     try:
         due = next_expected(derivation, last_period)[1].at
     except LabelOnlySeries:
-        return SeriesStatus(sid, info.source, "series", info.first, info.last, info.rows, None, None, False, "label only (NBER dates): never a trading input")
+        return SeriesStatus(sid, info.source, "series", first, last, len(known), None, None, False, "label only (NBER dates): never a trading input")
     grace = timedelta(days=spec.stale_after_days or GRACE_DAYS[spec.frequency])
     stale = now > due + grace
     note = f"next release was due {due:%Y-%m-%d %H:%M} UTC" if stale else "current"
-    return SeriesStatus(sid, info.source, "series", info.first, info.last, info.rows, last_available, due.isoformat(), stale, note)
+    return SeriesStatus(sid, info.source, "series", first, last, len(known), last_available, due.isoformat(), stale, note)
 
 
 def _bars_status(store: Store, symbol: str, now: datetime) -> SeriesStatus:
@@ -60,14 +66,17 @@ def _bars_status(store: Store, symbol: str, now: datetime) -> SeriesStatus:
         return SeriesStatus(symbol, "-", "bars", None, None, 0, None, None, True, "missing from the store: run `main.py data sync`")
     bars = store.bars(symbol)
     known = bars[bars["available_at"] <= now]
-    last_available = known["available_at"].max().isoformat() if len(known) else None
-    cal = nyse_calendar(max(now.year, date.fromisoformat(info.last).year) + 1)
-    sessions = cal.sessions_in_range(info.last, now.date().isoformat())
+    if known.empty:
+        return SeriesStatus(symbol, info.source, "bars", None, None, 0, None, None, False, f"no bars yet (first session {info.first})")
+    first, last = known.index.min().date().isoformat(), known.index.max().date().isoformat()
+    last_available = known["available_at"].max().isoformat()
+    cal = nyse_calendar(max(now.year, date.fromisoformat(last).year) + 1)
+    sessions = cal.sessions_in_range(max(last, CALENDAR_START), now.date().isoformat()) if now.date().isoformat() >= CALENDAR_START else []
     closed = [s for s in sessions if cal.session_close(s) <= now]
     behind = max(len(closed) - 1, 0)
     stale = behind > PRICE_GRACE_SESSIONS
     note = f"{behind} sessions behind" if behind else "current"
-    return SeriesStatus(symbol, info.source, "bars", info.first, info.last, info.rows, last_available, None, stale, note)
+    return SeriesStatus(symbol, info.source, "bars", first, last, len(known), last_available, None, stale, note)
 
 
 def data_status(store: Store, cfg: AppConfig, now: datetime, derivations: Mapping[str, SeriesDerivation] | None = None) -> list[SeriesStatus]:

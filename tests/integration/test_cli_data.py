@@ -52,6 +52,20 @@ def test_data_status_table_is_readable(capsys: pytest.CaptureFixture[str], env: 
     assert "CPIAUCSL" in out and "STALE" in out and "last available (UTC)" in out
 
 
+def test_data_status_as_of_a_past_date_shows_what_was_known_then(capsys: pytest.CaptureFixture[str], env: dict[str, str], tmp_path: Path) -> None:
+    sets = ["--set", f"data.store_dir=\"{tmp_path}/s\""]
+    code, out, _ = run(capsys, [*sets, "data", "status", "--as-of", "1990-01-01", "--json"], env)
+    assert code == 0
+    rows = {r["id"]: r for r in json.loads(out)["series"]}
+    for sid, note in (("IWM", "no bars yet (first session 2000-05-26)"), ("VIX", "no bars yet"), ("DFEDTARU", "nothing published yet")):
+        assert (rows[sid]["rows"], rows[sid]["last"], rows[sid]["stale"]) == (0, None, False) and rows[sid]["note"].startswith(note), rows[sid]
+    assert rows["CPIAUCSL"]["last"] == "1989-11-01" and rows["CPIAUCSL"]["last_available_at"].startswith("1989-12")  # not 2026
+    assert rows["GSPC"]["last"] == "1989-12-29"
+    code, text, _ = run(capsys, [*sets, "data", "status", "--as-of", "1990-01-01"], env)
+    iwm = next(line for line in text.splitlines() if line.startswith("IWM "))
+    assert code == 0 and " ok " not in iwm and "no bars yet" in iwm
+
+
 def test_missing_pack_exits_2_naming_the_path(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     env = {"CUTCYCLE_DATA_DIR": str(tmp_path / "no-pack")}
     code, _, err = run(capsys, ["--set", f"data.store_dir=\"{tmp_path}/s\"", "data", "status"], env)
