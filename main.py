@@ -8,6 +8,7 @@ or a bug).
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import logging
 import os
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from backtest.sweep import GridError
-from cli.argv import hoist_global_options, unknown_options_hint
+from cli.argv import hoist_global_options, label_text, unknown_options_hint
 from cli.boundary import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, UsageError, guarded, state_file
 from cli.dates import check_day, check_window, parse_day
 from clock import NEW_YORK, Clock, SystemClock
@@ -197,7 +198,8 @@ def cmd_data_sync(app: App, args: argparse.Namespace) -> int:
         return build_clients(app.cfg.alpaca, app.secrets, guard=guard, wall=app.clock).stock_data
 
     report = sync_all(
-        app.store(), app.cfg, app.secrets, app.clock, bars_client=bars_client, fred_series=args.series or None, symbols=args.symbols or None,
+        app.store(), app.cfg, app.secrets, app.clock, bars_client=bars_client, fred_series=catalogue_ids(args.series, list(app.cfg.series), "--series") or None,
+        symbols=[s.upper() for s in args.symbols or []] or None,
         derivations=app.derivations(),
     )
     for line in report.lines:
@@ -207,15 +209,29 @@ def cmd_data_sync(app: App, args: argparse.Namespace) -> int:
     return EXIT_BAD_INPUT if report.only_keys_missing else EXIT_FAILURE
 
 
+def catalogue_ids(asked: Sequence[str] | None, catalogue: Sequence[str], option: str) -> list[str]:
+    """`asked` series ids as the catalogue spells them (FRED ids are upper case: `cpiaucsl` is CPIAUCSL); an id the
+    catalogue does not hold is a UsageError naming `option`, the closest ids and the catalogue."""
+    by_upper = {c.upper(): c for c in catalogue}
+    out: list[str] = []
+    unknown: list[str] = []
+    for name in asked or []:
+        found = by_upper.get(name.strip().upper())
+        (out if found else unknown).append(found or name)
+    if unknown:
+        close = sorted({m for u in unknown for m in difflib.get_close_matches(u.upper(), list(by_upper), n=2, cutoff=0.6)})
+        hint = f"; did you mean {', '.join(by_upper[c] for c in close)}?" if close else ""
+        raise UsageError(f"{option}: {', '.join(unknown)} not in the series catalogue{hint} (it holds {', '.join(catalogue)})")
+    return out
+
+
 def cmd_data_releases(app: App, args: argparse.Namespace) -> int:
     from datastore.release_view import release_lines, upcoming
 
     derivations = app.derivations()
-    unknown = [s for s in args.series or [] if s not in derivations]
-    if unknown:
-        raise UsageError(f"--series: {', '.join(unknown)} not in the series catalogue ({', '.join(derivations)})")
+    series = catalogue_ids(args.series, list(derivations), "--series")
     now = end_of_day(parse_day(args.as_of, "--as-of")) if args.as_of else app.clock.now()
-    lines = release_lines(app.store(), derivations, now, args.series or None)
+    lines = release_lines(app.store(), derivations, now, series or None)
     if args.upcoming:
         lines = upcoming(lines)
 
@@ -428,7 +444,7 @@ def add_backtest_commands(sub: Any) -> None:
     backtest.add_argument("--end", help="last day YYYY-MM-DD (default: the end of the data)")
     backtest.add_argument("--json", action="store_true", help="machine-readable output")
     backtest.add_argument("--no-progress", action="store_true", help="no progress bar")
-    backtest.add_argument("--label", help="a name for the run, shown by `runs` (default: the command and its --set overrides)")
+    backtest.add_argument("--label", type=label_text, help="a name for the run, shown by `runs` (default: the command and its --set overrides)")
     backtest.set_defaults(handler=cmd_backtest)
 
     sweep = sub.add_parser("sweep", help="run a parameter grid in parallel processes; ranked table, CSV and JSON")
@@ -438,7 +454,7 @@ def add_backtest_commands(sub: Any) -> None:
     sweep.add_argument("--processes", type=int, help="worker processes (default: all cores)")
     sweep.add_argument("--dask", metavar="ADDRESS", help="run the variants on the Dask scheduler at ADDRESS (default: cluster.dask_scheduler)")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
-    sweep.add_argument("--label", help="a name for the sweep; each member's label is it plus the member's overrides")
+    sweep.add_argument("--label", type=label_text, help="a name for the sweep; each member's label is it plus the member's overrides")
     sweep.add_argument("--full-journal", action="store_true",
                        help="journal every member like a backtest (every decision with its indicators, positions); default: "
                             "metrics, equity, trades and the decisions on days the target changed")

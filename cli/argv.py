@@ -71,3 +71,16 @@ def unknown_options_hint(parser: argparse.ArgumentParser, args: argparse.Namespa
         if match:
             hints.append(f"{match} (not {name})")
     return f"; did you mean {', '.join(hints)}? (`main.py {chosen.prog.split(' ', 1)[-1]} --help` lists the options)" if hints else ""
+
+
+def label_text(value: str) -> str:
+    """An argparse type for `--label`: printable text only (a control character or an escape sequence in a label
+    would be replayed to every terminal that lists the run)."""
+    import unicodedata
+
+    bad = sorted({repr(c) for c in value if unicodedata.category(c).startswith("C")})
+    if bad:
+        raise argparse.ArgumentTypeError(f"a label must be printable text; this one holds {', '.join(bad)}")
+    if not value.strip():
+        raise argparse.ArgumentTypeError("a label must not be empty")
+    return value.strip()

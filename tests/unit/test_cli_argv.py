@@ -35,3 +35,22 @@ def test_nothing_close_gives_argparse_own_message(capsys: pytest.CaptureFixture[
         main(["backtest", "--zzz"], env={})
     err = capsys.readouterr().err
     assert stop.value.code == 2 and err.strip().endswith("main.py: error: unrecognized arguments: --zzz"), err
+
+
+@pytest.mark.parametrize("label", ["x\x1b[31mred", "tab\there", "  "])
+def test_a_label_with_control_characters_or_nothing_is_refused(label: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["backtest", "--label", label], env={})
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "argument --label: a label must" in err, err
+
+
+def test_series_ids_are_taken_in_any_case_and_a_near_miss_is_named() -> None:
+    from cli.boundary import UsageError
+    from main import catalogue_ids
+
+    catalogue = ["CPIAUCSL", "CPILFESL", "UNRATE"]
+    assert catalogue_ids(["cpiaucsl", " Unrate "], catalogue, "--series") == ["CPIAUCSL", "UNRATE"]
+    assert catalogue_ids(None, catalogue, "--series") == []
+    with pytest.raises(UsageError, match=r"--series: CPIAUCS not in the series catalogue; did you mean CPIAUCSL\?"):
+        catalogue_ids(["CPIAUCS"], catalogue, "--series")
