@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
@@ -59,6 +59,7 @@ class SessionPlan:
     days: tuple[date, ...]  # the session's decision days
     starting_cash: float  # the book the first decision sized from: cash + shares at their marks
     backtest: BacktestParams | None = None  # the session's [backtest] (journaled since R38); None: the app's config
+    memory: dict[str, date] = field(default_factory=dict)  # the playbook's memory the first decision read (see session_plan)
 
     @property
     def first(self) -> date:
@@ -106,7 +107,20 @@ def session_plan(session: RunRef) -> SessionPlan:
     if not math.isfinite(starting) or starting <= 0:
         raise ReviewError(f"session {session.run_id}: the first decision's book is worth {starting:,.2f}: nothing to replay")
     backtest = _rebuild(BacktestParams, config, "backtest", session.run_id) if "backtest" in config else None
-    return SessionPlan(session.run_id, strategy, signals, days, starting, backtest)
+    return SessionPlan(session.run_id, strategy, signals, days, starting, backtest, _memory_before(session, days[0]))
+
+
+def _memory_before(session: RunRef, first: date) -> dict[str, date]:
+    """The memory the session's first decision read: the target memory of the journal's last decision before that
+    day, whichever run made it (a resumed or restarted session reads the one before it, as `runner.decision.last_memory`
+    does at decision time); empty for a session that started the journal."""
+    with open_runs([session.path]) as source:
+        rows = source.query(session, "SELECT target_json FROM decisions WHERE day < ? AND target_json <> '' ORDER BY day DESC, rowid DESC LIMIT 1",
+                            (first.isoformat(),))
+    if not rows:
+        return {}
+    memory = json.loads(rows[0]["target_json"]).get("memory", {})
+    return {str(k): date.fromisoformat(str(v)) for k, v in memory.items()}
 
 
 def replay_costs(configured: BacktestParams, starting_cash: float) -> BacktestParams:
@@ -149,7 +163,7 @@ def replay_session(session: RunRef, cfg: AppConfig, store: Store, clock: Clock, 
     }
     spec = RunSpec(run_id, f"replay of {plan.session_id}", created, effective, code_version(PROJECT_ROOT), kind="backtest", parent_id=plan.session_id)
     path = folder / f"{run_id}.sqlite"
-    run_backtest(inputs.market, snapshots, strategy, costs, start=days[0], end=days[-1], spec=spec, journal_path=path, clock=clock)
+    run_backtest(inputs.market, snapshots, strategy, costs, start=days[0], end=days[-1], spec=spec, journal_path=path, clock=clock, memory=plan.memory)
     return path, run_id
 
 

@@ -114,13 +114,15 @@ def run_backtest(
     progress: Callable[[], None] | None = None,
     clock: Clock | None = None,
     snapshot_detail: Literal["full", "compact"] = "full",
+    memory: Mapping[str, date] | None = None,
 ) -> BacktestResult:
     """Simulate, journal as it goes (when `journal_path` is given) and compute the metrics.
 
     `snapshot_detail="compact"` (sweep members) journals the metrics, equity, trades and the decisions that changed
     the target or sent orders, each with its regime, phase, reasons and market inputs but not every indicator
     reading; no end-of-day positions.
-    `clock` stamps the run's finish (wall time); without one the finish is stamped with `spec.created_at`."""
+    `clock` stamps the run's finish (wall time); without one the finish is stamped with `spec.created_at`.
+    `memory` is the playbook's memory the first decision reads (a replay of a session that resumed); default none."""
     lookup = snapshots.get if isinstance(snapshots, Mapping) else snapshots
     # backtrader gets the symbols the strategy can trade; benchmarks are computed from the same bars in `_result`
     # (a feed that is never traded would cost backtrader as much per bar as the traded one)
@@ -148,7 +150,7 @@ def run_backtest(
             )
             journal.open_batch()
         try:
-            simulate(bars, market.vix, lookup, strategy, costs, log, start=start, end=end, progress=progress)
+            simulate(bars, market.vix, lookup, strategy, costs, log, start=start, end=end, progress=progress, memory=memory)
         finally:
             if journal is not None:
                 log.write_pending()

@@ -241,9 +241,11 @@ def simulate(
     start: date,
     end: date,
     progress: Callable[[], None] | None = None,
+    memory: Mapping[str, date] | None = None,
 ) -> None:
     """Run the shared core over `bars` (daily OHLCV frames indexed by day; the traded ETF first) from `start` to
-    `end`, writing everything to `log`. `snapshots(day)` returns what was known after that day's close."""
+    `end`, writing everything to `log`. `snapshots(day)` returns what was known after that day's close; `memory` is
+    the playbook's memory the first decision reads (none by default)."""
     cerebro = bt.Cerebro(stdstats=False, maxcpus=1)
     symbols = [strategy.symbol, *sorted(s for s in bars if s != strategy.symbol)]
     feeds: dict[str, Any] = {}
@@ -268,6 +270,7 @@ def simulate(
         log=log,
         progress=progress,
         prev_cash=costs.initial_cash,
+        memory=dict(memory or {}),
     )
     cerebro.addstrategy(_CoreStrategy, state=state)
     cerebro.run(runonce=True, preload=True)  # no indicators: the vectorised mode only skips next-mode bookkeeping (same fills, about 10 % faster)

@@ -305,6 +305,12 @@ def _book_cause(bs: _Books, br: _Books) -> Callable[[str], str | None]:
             return None
         gap = br.daily[common[i]][0] - bs.daily[common[i]][0]
         if abs(gap) <= MONEY_TOLERANCE:
+            held_s = {k: q for k, (q, _) in bs.positions.get(common[i], {}).items()}
+            held_r = {k: q for k, (q, _) in br.positions.get(common[i], {}).items()}
+            if held_s != held_r and day <= common[0]:
+                shown = ", ".join(f"{q:g} {k}" for k, q in sorted(held_s.items())) or "cash only"
+                return (f"book differed: the session began holding {shown}; the replay starts from the same value in cash (a backtest cannot"
+                        " start holding shares), so sizing differs until the two books meet")
             return None
         interest = interest_r[i] - interest_s[i]
         if abs(interest) > MONEY_TOLERANCE and abs(gap - interest) <= 0.1 * abs(interest) + MONEY_TOLERANCE:

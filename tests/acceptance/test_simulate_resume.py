@@ -47,7 +47,7 @@ def _book(server: EmulatorServer) -> tuple[list[str], dict[str, float]]:
     return sorted(o.client_order_id for o in ex.orders.values()), {p.symbol: p.qty for p in ex.positions.values()}
 
 
-def test_a_killed_simulation_resumes_where_it_stopped(pack_store: Store, pack_dir: Path, tmp_path: Path) -> None:
+def test_a_killed_simulation_resumes_where_it_stopped(pack_store: Store, pack_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("APCA_")} | KEYS | {"CUTCYCLE_DATA_DIR": str(pack_dir)}
     with rig(pack_store, tmp_path / "clean", START, END) as clean:
         assert main([*_sets(clean.folder, clean.server), "paper", "--simulate", *WINDOW], env=env, clock=ManualClock(WALL)) == 0
@@ -71,10 +71,17 @@ def test_a_killed_simulation_resumes_where_it_stopped(pack_store: Store, pack_di
         with sqlite3.connect(journal) as db:
             days = [d for (d,) in db.execute("SELECT day FROM decisions ORDER BY day")]
             runs = [s for (s,) in db.execute("SELECT status FROM runs ORDER BY created_at")]
+            resumed = [i for (i,) in db.execute("SELECT run_id FROM runs ORDER BY created_at")][-1]
             ledger = db.execute("SELECT job, trading_day, outcome, detail FROM job_ledger ORDER BY trading_day, job").fetchall()
+        # the resumed run replays with the memory its first decision read (the killed run's last target); it began
+        # holding shares, which a backtest cannot: parity names that, and finds no decision that differs on the same inputs
+        code = main([*_sets(r.folder, r.server), "parity", resumed, "--json"], env=env, clock=ManualClock(WALL))
+        parity = capsys.readouterr().out
     assert orders == expected_orders and positions == expected_positions, (orders, expected_orders, ledger, again.stdout)
     assert len(accepted) == len(set(accepted))
     assert len(days) == len(set(days)) == 19 and runs == ["running", "stopped"]  # the killed run never finished
+    assert code == 0 and "logic or config differs" not in parity, parity[:3000]
+    assert "the session began holding" in parity and "a backtest cannot start holding shares" in parity, parity[:3000]
 
 
 def test_a_used_emulator_with_nothing_to_resume_is_refused(pack_store: Store, pack_dir: Path, tmp_path: Path,
