@@ -35,7 +35,14 @@ def open_read_only(path: Path, *, timeout_seconds: float = 5.0) -> sqlite3.Conne
         row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
     except sqlite3.Error as exc:
         db.close()
-        raise JournalError(f"{path} is not a cutcycle journal ({exc})") from None
+        text = str(exc)
+        if "unable to open" in text or "readonly" in text:  # not the file's content: the file or its directory
+            what = "cannot be opened for reading (check that it and its directory are readable)"
+        elif "malformed" in text:
+            what = "is damaged (truncated or overwritten)"
+        else:
+            what = "is not a cutcycle journal"
+        raise JournalError(f"{path} {what} ({text})") from None
     if row is None or int(row[0]) > SCHEMA_VERSION:
         db.close()
         found = "no schema version" if row is None else f"schema {row[0]}, newer than this code's {SCHEMA_VERSION}"

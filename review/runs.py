@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,35 +51,71 @@ class RunRef:
 
 def find_journals(paths: Sequence[Path]) -> list[Path]:
     """The journal files named by `paths`: files as given, directories searched recursively for journal suffixes."""
-    found: list[Path] = []
+    return list(_find_journals(paths))
+
+
+def _find_journals(paths: Sequence[Path]) -> dict[Path, bool]:
+    """Each journal file named by `paths`, and whether it was named itself (True) or found in a directory (False)."""
+    found: dict[Path, bool] = {}
     for path in paths:
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in JOURNAL_SUFFIXES)
+            for p in sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in JOURNAL_SUFFIXES):
+                found.setdefault(p.resolve(), False)
         elif path.is_file():
-            found.append(path)
+            found[path.resolve()] = True
         else:
             raise ReviewError(f"no journal at {path}")
-    unique = list(dict.fromkeys(p.resolve() for p in found))
-    if not unique:
+    if not found:
         raise ReviewError(f"no journal files under {', '.join(str(p) for p in paths)} (looked for {', '.join(JOURNAL_SUFFIXES)})")
-    return unique
+    return found
 
 
-def _open_read_only(path: Path) -> sqlite3.Connection:
+def _open_checked(path: Path) -> tuple[sqlite3.Connection, list[RunInfo]]:
+    """A read-only connection to a journal that passed SQLite's quick check (a truncated or damaged file fails here,
+    not in the middle of a listing) and the runs it holds. Raises JournalError naming the file and the fault."""
+    db = open_read_only(path)
     try:
-        return open_read_only(path)
-    except JournalError as exc:
-        raise ReviewError(str(exc)) from None
+        problems = [str(r[0]) for r in db.execute("PRAGMA quick_check(1)")]
+        if problems != ["ok"]:
+            raise JournalError(f"{path} is damaged ({'; '.join(problems)})")
+        infos = [RunInfo(*tuple(row)) for row in db.execute("SELECT * FROM runs")]
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        raise JournalError(f"{path} is damaged ({exc})") from None
+    except JournalError:
+        db.close()
+        raise
+    return db, infos
+
+
+def _stderr_warning(line: str) -> None:
+    sys.stderr.write(f"warning: {line}\n")
+    sys.stderr.flush()
 
 
 class RunSource:
-    """Read-only access to the runs of several journal files. Close it (or use `open_runs`)."""
+    """Read-only access to the runs of several journal files. Close it (or use `open_runs`).
 
-    def __init__(self, paths: Sequence[Path]) -> None:
+    A journal found in a directory that cannot be read (not a journal, damaged, a newer schema) is skipped with one
+    warning naming it and what to do, so one bad file does not hide every other run; a file named on its own is an
+    error. Asking for a run that is not found also names the skipped files, as it may be in one of them."""
+
+    def __init__(self, paths: Sequence[Path], *, warn: Callable[[str], None] = _stderr_warning) -> None:
         self._dbs: dict[Path, sqlite3.Connection] = {}
+        self._runs: list[RunRef] = []
+        self.skipped: dict[Path, str] = {}
         try:
-            for path in find_journals(paths):
-                self._dbs[path] = _open_read_only(path)
+            for path, named in _find_journals(paths).items():
+                try:
+                    db, infos = _open_checked(path)
+                except JournalError as exc:
+                    if named:
+                        raise ReviewError(str(exc)) from None
+                    self.skipped[path] = str(exc)
+                    warn(f"skipped {exc}; move it out of {path.parent} to silence this (`main.py runs prune` cannot read it either)")
+                    continue
+                self._dbs[path] = db
+                self._runs += [RunRef(info, path) for info in infos]
         except BaseException:
             self.close()
             raise
@@ -90,8 +127,7 @@ class RunSource:
 
     def runs(self) -> list[RunRef]:
         """Every run in every file, oldest first."""
-        refs = [RunRef(RunInfo(*tuple(row)), path) for path, db in self._dbs.items() for row in db.execute("SELECT * FROM runs")]
-        return sorted(refs, key=lambda r: (r.info.created_at, r.run_id))
+        return sorted(self._runs, key=lambda r: (r.info.created_at, r.run_id))
 
     def run(self, run_id: str) -> RunRef:
         """The run with this id, or the only run whose id starts with it."""
@@ -99,7 +135,8 @@ class RunSource:
         exact = [r for r in refs if r.run_id == run_id]
         matches = exact or [r for r in refs if r.run_id.startswith(run_id)]
         if not matches:
-            raise ReviewError(f"no run {run_id!r} in {len(self._dbs)} journal file(s); `main.py runs` lists them")
+            unread = f"; {len(self.skipped)} journal file(s) could not be read and may hold it: " + "; ".join(self.skipped.values()) if self.skipped else ""
+            raise ReviewError(f"no run {run_id!r} in {len(self._dbs)} journal file(s); `main.py runs` lists them{unread}")
         if len(matches) > 1:
             where = ", ".join(f"{r.run_id} ({r.path.name})" for r in matches[:6])
             raise ReviewError(f"run id {run_id!r} is ambiguous: {where}")
