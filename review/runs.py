@@ -7,8 +7,11 @@ readers return plain frames and rows; nothing here knows about backtests or pape
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
+import struct
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -88,6 +91,27 @@ def _open_checked(path: Path) -> tuple[sqlite3.Connection, list[RunInfo]]:
     return db, infos
 
 
+_SHM_DMS_BYTE = 128  # SQLite (unix VFS) holds a read lock on this byte of `<journal>-shm` while a connection has it open
+
+
+def journal_in_use(path: Path) -> bool:
+    """Whether another process has this WAL journal open: SQLite holds a read lock on the dead-man-switch byte of its
+    `-shm` file for as long as a connection is open; a killed process's lock goes with it. Asked with F_GETLK, which
+    takes no lock and ignores this process's own."""
+    shm = path.with_name(path.name + "-shm")
+    try:
+        fd = os.open(shm, os.O_RDONLY)
+    except OSError:
+        return False  # no shared memory: no connection in WAL mode has it open
+    try:
+        probe = struct.pack("@hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, _SHM_DMS_BYTE, 1, 0)
+        held = fcntl.fcntl(fd, fcntl.F_GETLK, probe)
+        kind: int = struct.unpack("@hhqqi4x", held)[0]
+        return kind != fcntl.F_UNLCK
+    finally:
+        os.close(fd)
+
+
 def _stderr_warning(line: str) -> None:
     sys.stderr.write(f"warning: {line}\n")
     sys.stderr.flush()
@@ -159,14 +183,24 @@ class RunSource:
         return frame.set_index("day")
 
     def window(self, ref: RunRef) -> tuple[str | None, str | None]:
-        """The run's first and last day: as recorded when it started, else (a paper or simulated session, which runs
-        open-ended) its first and last equity or decision day."""
-        if ref.info.start_day and ref.info.end_day:
+        """The days the run covers, which its metrics are over: a finished backtest's window as recorded when it
+        started; else (a paper or simulated session, which runs open-ended, or a backtest that did not finish: it
+        was interrupted, failed, or is still running) its first and last equity or decision day, so a partial run's
+        metrics are never labelled with the whole window it was asked for."""
+        if ref.info.start_day and ref.info.end_day and ref.info.status == "finished":
             return ref.info.start_day, ref.info.end_day
         found = self.query(ref, "SELECT MIN(d), MAX(d) FROM (SELECT day AS d FROM equity WHERE run_id=? UNION ALL SELECT day FROM decisions WHERE run_id=?)",
                            (ref.run_id, ref.run_id))
         first, last = (found[0][0], found[0][1]) if found else (None, None)
-        return ref.info.start_day or first, ref.info.end_day or last
+        return first or ref.info.start_day, last or ref.info.end_day
+
+    def status(self, ref: RunRef) -> str:
+        """The run's status as journaled (running, finished, failed, interrupted, stopped), except that a run still
+        marked `running` whose journal no process has open is `abandoned`: its process was killed (SIGKILL, a crash,
+        a power cut) before it could record how it ended."""
+        if ref.info.status == "running" and not journal_in_use(ref.path):
+            return "abandoned"
+        return ref.info.status
 
     def bill_rates(self, ref: RunRef) -> pd.Series:
         """The 3-month bill rate (percent) each decision saw, by decision day (NaN where none was known)."""
