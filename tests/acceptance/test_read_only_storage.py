@@ -81,3 +81,17 @@ def test_a_command_that_must_write_says_it_cannot_write_there(capsys: pytest.Cap
     code = main(["--set", f'data.store_dir="{view}"', "backtest", "--start", "2024-01-02", "--end", "2024-02-01", "--no-progress"], env=env, clock=NOW)
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert code == 1 and err.startswith(f"error: {view / 'journals'}") and "cannot write there" in err, err
+
+
+def test_a_changed_pack_on_a_read_only_store_names_the_store_and_why(capsys: pytest.CaptureFixture[str], read_only: tuple[Path, str, dict[str, str]],
+                                                                     tmp_path: Path) -> None:
+    view, _, env = read_only
+    pack = tmp_path / "pack"
+    shutil.copytree(env["CUTCYCLE_DATA_DIR"], pack)
+    unrate = pack / "fred" / "UNRATE.csv"
+    lines = unrate.read_text().splitlines()
+    day, value = lines[-1].split(",")
+    unrate.write_text("\n".join([*lines[:-1], f"{day},{float(value) + 0.2:.1f}"]) + "\n")
+    code = main(["--set", f'data.store_dir="{view}"', "data", "status"], env={**env, "CUTCYCLE_DATA_DIR": str(pack)}, clock=NOW)
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and line.startswith(f"error: {view / 'store.sqlite'}: read-only: cannot write in {view}") and "data pack changed" in line, line
