@@ -48,17 +48,23 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
-def _raise_interrupted(signum: int, _frame: object) -> None:
-    raise Interrupted(signum)
-
-
 @contextmanager
 def sigterm_interrupts() -> Iterator[None]:
-    """While inside, SIGTERM raises `Interrupted` in the main thread (elsewhere handlers cannot be set: no change)."""
+    """While inside, SIGTERM raises `Interrupted` in the main thread (elsewhere handlers cannot be set: no change).
+    A process forked meanwhile (a sweep's pool worker, which the pool stops with SIGTERM) dies of it as by default."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_interrupted)
+    owner = os.getpid()
+
+    def interrupt(signum: int, _frame: object) -> None:
+        if os.getpid() != owner:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise Interrupted(signum)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
     try:
         yield
     finally:

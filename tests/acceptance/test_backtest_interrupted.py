@@ -83,3 +83,21 @@ def test_a_killed_run_left_running_is_shown_abandoned_without_whole_window_metri
     row = listed(root, env, run_id)
     assert row["status"] == "abandoned", row
     assert row["end"] != "2026-06-09" or row["total_return"] is None, row
+
+
+def test_a_sweep_stopped_by_sigterm_to_its_process_group_ends_in_one_line(state: tuple[Path, dict[str, str]]) -> None:
+    """As a service manager stops it (SIGTERM to every process): the forked pool workers die quietly, the parent
+    says `interrupted (SIGTERM)` and exits 143 (the workers once printed a KeyboardInterrupt trace each)."""
+    root, env = state
+    grid = PROJECT_ROOT / "examples" / "grid.toml"
+    argv = cli(root, "sweep", str(grid), "--start", "2005-01-03", "--end", "2023-06-30", "--processes", "2", "--no-progress")
+    proc = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 90
+    while not list(root.glob("journals/sweep-*/member-*.sqlite")):
+        assert proc.poll() is None and time.monotonic() < deadline, "the sweep ended before a member started"
+        time.sleep(0.05)
+    time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == "interrupted (SIGTERM)", err
