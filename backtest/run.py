@@ -160,9 +160,10 @@ def run_backtest(
             summary = {"strategy": result.strategy.to_json(), "benchmarks": {k: v.to_json() for k, v in result.benchmarks.items()}}
             journal.finish_run(spec.run_id, finished_at=clock.now() if clock else spec.created_at, status="finished", summary=summary)
         return result
-    except BaseException:
+    except BaseException as exc:  # Ctrl-C or SIGTERM (cli.boundary) is `interrupted`, anything else `failed`
         if journal is not None:
-            journal.finish_run(spec.run_id, finished_at=clock.now() if clock else spec.created_at, status="failed")
+            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            journal.finish_run(spec.run_id, finished_at=clock.now() if clock else spec.created_at, status=status)
         raise
     finally:
         if journal is not None:

@@ -1,7 +1,11 @@
 """The one error boundary of every command: a failure is one line on stderr and an exit code, never a traceback.
 
 Exit codes: 0 success; 2 bad input the user can fix (a date, a key, a grid, a run id: `BAD_INPUT`); 1 a failure
-(a source that did not answer, a file the process could not read or write, a damaged state file, a bug).
+(a source that did not answer, a file the process could not read or write, a damaged state file, a bug); 128 + the
+signal when stopped by SIGINT (130) or SIGTERM (143). SIGTERM is handled like Ctrl-C while a command runs: it raises
+`Interrupted` (a KeyboardInterrupt) in the main thread, so what a command does on Ctrl-C (a backtest journals its run
+as `interrupted`) it also does when a service manager or `kill` stops it. A command with its own handlers (the paper
+trader, the status page) installs them over this one.
 `--log-level DEBUG` also logs the trace. A reader that stops early (`| head`) ends the command quietly.
 
 A state file that fails (SQLite or the file system) is named by the `state_file(path)` context in which it was
@@ -13,8 +17,10 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import signal
 import sqlite3
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -32,6 +38,37 @@ class UsageError(Exception):
 
 class Failure(Exception):
     """Something outside the input failed (a broker that refused to start a session): exit 1 with this line."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """The command was stopped by a signal (SIGTERM); handled as Ctrl-C, it exits 128 + `signum`."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """While inside, SIGTERM raises `Interrupted` in the main thread (elsewhere handlers cannot be set: no change).
+    A process forked meanwhile (a sweep's pool worker, which the pool stops with SIGTERM) dies of it as by default."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    owner = os.getpid()
+
+    def interrupt(signum: int, _frame: object) -> None:
+        if os.getpid() != owner:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise Interrupted(signum)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class StateFileError(Exception):
@@ -94,8 +131,9 @@ def guarded(command: Callable[[], int], *, bad_input: tuple[type[BaseException],
     bad: tuple[type[BaseException], ...] = (UsageError, DateError, *bad_input)
     failed: tuple[type[BaseException], ...] = (StateFileError, Failure, *failure)
     try:
-        code = command()
-        sys.stdout.flush()
+        with sigterm_interrupts():
+            code = command()
+            sys.stdout.flush()
         return code
     except BrokenPipeError:
         _quiet_stdout()
@@ -104,9 +142,10 @@ def guarded(command: Callable[[], int], *, bad_input: tuple[type[BaseException],
         return _report(exc, EXIT_BAD_INPUT, debug, redact)
     except failed as exc:
         return _report(exc, EXIT_FAILURE, debug, redact)
-    except KeyboardInterrupt:
-        _write_stderr("interrupted")
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        _write_stderr("interrupted" + (f" ({signal.Signals(signum).name})" if signum != signal.SIGINT else ""))
+        return 128 + signum
     except (sqlite3.Error, OSError) as exc:
         name = getattr(exc, "filename", None)
         where = name or (f"a state file under {state_dir()}" if state_dir() else "a state file")

@@ -8,6 +8,7 @@ replaces a whole dataset inside one transaction, so a failed import leaves the p
 from __future__ import annotations
 
 import math
+import os
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ import pandas as pd
 from clock import ensure_utc
 from datastore.errors import DataError, UnknownSeries
 from datastore.pack import Meeting
+from sqlite_read import connect_read_only, writable_dir
 
 SCHEMA_VERSION = 1
 
@@ -91,18 +93,27 @@ class Store:
     """One SQLite file, used by one thread at a time (the paper trader hands it to its job thread); one per process."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        """Open (or create) the store for reading and writing; on storage this process cannot write (a read-only
+        mount, a directory or file it may not write) an existing store is opened read-only instead (`sqlite_read`):
+        every read works, and a write (a changed pack to import, a sync) fails naming the file."""
         self.path = path
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
-        found = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        if found is None:
-            self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        elif int(found[0]) > SCHEMA_VERSION:
+        self.read_only = path.exists() and not (writable_dir(path) and os.access(path, os.W_OK))
+        if self.read_only:
+            self._db = connect_read_only(path, check_same_thread=False)
+            self._db.isolation_level = None
+            found = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+            found = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if found is None:
+                self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            path.chmod(0o600)
+        if found is not None and int(found[0]) > SCHEMA_VERSION:
             raise DataError(f"store schema {found[0]} is newer than this code ({SCHEMA_VERSION}): upgrade cutcycle", path=str(path))
-        path.chmod(0o600)
 
     def close(self) -> None:
         self._db.close()
@@ -110,6 +121,9 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """All writes inside commit together or not at all."""
+        if self.read_only:
+            raise sqlite3.OperationalError(f"read-only: cannot write in {self.path.parent} (the store must be updated: the data pack changed,"
+                                           " or a sync was asked for)")
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield

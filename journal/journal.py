@@ -19,6 +19,7 @@ from typing import Any
 from clock import ensure_utc
 from journal.decision_blocks import IN_BLOCKS, Block
 from journal.schema import SCHEMA_VERSION, TABLES, append_only_triggers
+from sqlite_read import ReadOnlyStorage, connect_read_only, writable_dir
 from strategies.intents import OrderIntent
 
 
@@ -28,14 +29,25 @@ class JournalError(Exception):
 
 def open_read_only(path: Path, *, timeout_seconds: float = 5.0) -> sqlite3.Connection:
     """A read-only connection to a journal (no migration, no pragma writes, no chmod): safe while a process writes
-    it (WAL). Raises JournalError when the file is not a journal or has a schema newer than this code's."""
-    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout_seconds)
+    it (WAL); on read-only storage as `sqlite_read` allows. Raises JournalError when the file is not a journal or has a schema newer than this code's."""
+    try:
+        db = connect_read_only(path, timeout=timeout_seconds)
+    except ReadOnlyStorage as exc:
+        raise JournalError(f"{path}: {exc}") from None
     db.row_factory = sqlite3.Row
     try:
         row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
     except sqlite3.Error as exc:
         db.close()
-        raise JournalError(f"{path} is not a cutcycle journal ({exc})") from None
+        text = str(exc)
+        if "unable to open" in text or "readonly" in text:  # not the file's content: the file or its directory
+            what = ("cannot be opened for reading (check that it and its directory are readable)" if writable_dir(path)
+                    else f"cannot be read: cannot write in {path.parent}")
+        elif "malformed" in text:
+            what = "is damaged (truncated or overwritten)"
+        else:
+            what = "is not a cutcycle journal"
+        raise JournalError(f"{path} {what} ({text})") from None
     if row is None or int(row[0]) > SCHEMA_VERSION:
         db.close()
         found = "no schema version" if row is None else f"schema {row[0]}, newer than this code's {SCHEMA_VERSION}"

@@ -79,7 +79,7 @@ def runs_command(journals: Sequence[Path], *, kind: str | None = None, fmt: Form
             config = config_summary(ref.config()) or f"hash {ref.info.config_hash[:10]}"
             start, end = source.window(ref)
             rows.append([ref.run_id, ref.info.kind, ref.info.label, overrides(ref.config()), ref.info.parent_id or "", start or "", end or "",
-                         ref.info.status, config, total, cagr, dd, sharpe, journal_bytes(ref.path), str(ref.path)])
+                         source.status(ref), config, total, cagr, dd, sharpe, journal_bytes(ref.path), str(ref.path)])
     if fmt == "json":
         return to_json(records(RUN_COLUMNS, rows))
     if fmt == "csv":

@@ -118,7 +118,7 @@ def build_report(
             hedge_section,
             _trades_section(trades),
             _decisions_section(entries, len(decisions)),
-            _run_section(ref, window),
+            _run_section(ref, window, source.status(ref)),
         ])
         html = page.page(f"cutcycle report: {ref.info.label} ({ref.run_id})", body)
         step(7)
@@ -160,10 +160,10 @@ def _headline_section(measured: Mapping[str, Metrics]) -> str:
                         "Against buy and hold of IWM and SPY over the same sessions; Sharpe is of daily returns over the 3-month bill rate.")
 
 
-def _run_section(ref: RunRef, window: tuple[str | None, str | None]) -> str:
+def _run_section(ref: RunRef, window: tuple[str | None, str | None], status: str) -> str:
     info = ref.info
     rows = [
-        ("run id", info.run_id), ("kind", info.kind), ("label", info.label), ("parent", info.parent_id or ""), ("status", info.status),
+        ("run id", info.run_id), ("kind", info.kind), ("label", info.label), ("parent", info.parent_id or ""), ("status", status),
         ("started", info.created_at), ("finished", info.finished_at or ""), ("window", f"{window[0] or 'n/a'} .. {window[1] or 'n/a'}"),
         ("config", config_summary(ref.config()) or "(see config hash)"), ("journal", str(ref.path)),
     ]

@@ -7,9 +7,13 @@ readers return plain frames and rows; nothing here knows about backtests or pape
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+import struct
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,35 +54,92 @@ class RunRef:
 
 def find_journals(paths: Sequence[Path]) -> list[Path]:
     """The journal files named by `paths`: files as given, directories searched recursively for journal suffixes."""
-    found: list[Path] = []
+    return list(_find_journals(paths))
+
+
+def _find_journals(paths: Sequence[Path]) -> dict[Path, bool]:
+    """Each journal file named by `paths`, and whether it was named itself (True) or found in a directory (False)."""
+    found: dict[Path, bool] = {}
     for path in paths:
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in JOURNAL_SUFFIXES)
+            for p in sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in JOURNAL_SUFFIXES):
+                found.setdefault(p.resolve(), False)
         elif path.is_file():
-            found.append(path)
+            found[path.resolve()] = True
         else:
             raise ReviewError(f"no journal at {path}")
-    unique = list(dict.fromkeys(p.resolve() for p in found))
-    if not unique:
+    if not found:
         raise ReviewError(f"no journal files under {', '.join(str(p) for p in paths)} (looked for {', '.join(JOURNAL_SUFFIXES)})")
-    return unique
+    return found
 
 
-def _open_read_only(path: Path) -> sqlite3.Connection:
+def _open_checked(path: Path) -> tuple[sqlite3.Connection, list[RunInfo]]:
+    """A read-only connection to a journal that passed SQLite's quick check (a truncated or damaged file fails here,
+    not in the middle of a listing) and the runs it holds. Raises JournalError naming the file and the fault."""
+    db = open_read_only(path)
     try:
-        return open_read_only(path)
-    except JournalError as exc:
-        raise ReviewError(str(exc)) from None
+        problems = [str(r[0]) for r in db.execute("PRAGMA quick_check(1)")]
+        if problems != ["ok"]:
+            raise JournalError(f"{path} is damaged ({'; '.join(problems)})")
+        infos = [RunInfo(*tuple(row)) for row in db.execute("SELECT * FROM runs")]
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        raise JournalError(f"{path} is damaged ({exc})") from None
+    except JournalError:
+        db.close()
+        raise
+    return db, infos
+
+
+_SHM_DMS_BYTE = 128  # SQLite (unix VFS) holds a read lock on this byte of `<journal>-shm` while a connection has it open
+
+
+def journal_in_use(path: Path) -> bool:
+    """Whether another process has this WAL journal open: SQLite holds a read lock on the dead-man-switch byte of its
+    `-shm` file for as long as a connection is open; a killed process's lock goes with it. Asked with F_GETLK, which
+    takes no lock and ignores this process's own."""
+    shm = path.with_name(path.name + "-shm")
+    try:
+        fd = os.open(shm, os.O_RDONLY)
+    except OSError:
+        return False  # no shared memory: no connection in WAL mode has it open
+    try:
+        probe = struct.pack("@hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, _SHM_DMS_BYTE, 1, 0)
+        held = fcntl.fcntl(fd, fcntl.F_GETLK, probe)
+        kind: int = struct.unpack("@hhqqi4x", held)[0]
+        return kind != fcntl.F_UNLCK
+    finally:
+        os.close(fd)
+
+
+def _stderr_warning(line: str) -> None:
+    sys.stderr.write(f"warning: {line}\n")
+    sys.stderr.flush()
 
 
 class RunSource:
-    """Read-only access to the runs of several journal files. Close it (or use `open_runs`)."""
+    """Read-only access to the runs of several journal files. Close it (or use `open_runs`).
 
-    def __init__(self, paths: Sequence[Path]) -> None:
+    A journal found in a directory that cannot be read (not a journal, damaged, a newer schema) is skipped with one
+    warning naming it and what to do, so one bad file does not hide every other run; a file named on its own is an
+    error. Asking for a run that is not found also names the skipped files, as it may be in one of them."""
+
+    def __init__(self, paths: Sequence[Path], *, warn: Callable[[str], None] = _stderr_warning) -> None:
         self._dbs: dict[Path, sqlite3.Connection] = {}
+        self._runs: list[RunRef] = []
+        self.skipped: dict[Path, str] = {}
         try:
-            for path in find_journals(paths):
-                self._dbs[path] = _open_read_only(path)
+            for path, named in _find_journals(paths).items():
+                try:
+                    db, infos = _open_checked(path)
+                except JournalError as exc:
+                    if named:
+                        raise ReviewError(str(exc)) from None
+                    self.skipped[path] = str(exc)
+                    warn(f"skipped {exc}; move it out of {path.parent} to silence this (`main.py runs prune` cannot read it either)")
+                    continue
+                self._dbs[path] = db
+                self._runs += [RunRef(info, path) for info in infos]
         except BaseException:
             self.close()
             raise
@@ -90,8 +151,7 @@ class RunSource:
 
     def runs(self) -> list[RunRef]:
         """Every run in every file, oldest first."""
-        refs = [RunRef(RunInfo(*tuple(row)), path) for path, db in self._dbs.items() for row in db.execute("SELECT * FROM runs")]
-        return sorted(refs, key=lambda r: (r.info.created_at, r.run_id))
+        return sorted(self._runs, key=lambda r: (r.info.created_at, r.run_id))
 
     def run(self, run_id: str) -> RunRef:
         """The run with this id, or the only run whose id starts with it."""
@@ -99,7 +159,8 @@ class RunSource:
         exact = [r for r in refs if r.run_id == run_id]
         matches = exact or [r for r in refs if r.run_id.startswith(run_id)]
         if not matches:
-            raise ReviewError(f"no run {run_id!r} in {len(self._dbs)} journal file(s); `main.py runs` lists them")
+            unread = f"; {len(self.skipped)} journal file(s) could not be read and may hold it: " + "; ".join(self.skipped.values()) if self.skipped else ""
+            raise ReviewError(f"no run {run_id!r} in {len(self._dbs)} journal file(s); `main.py runs` lists them{unread}")
         if len(matches) > 1:
             where = ", ".join(f"{r.run_id} ({r.path.name})" for r in matches[:6])
             raise ReviewError(f"run id {run_id!r} is ambiguous: {where}")
@@ -122,14 +183,24 @@ class RunSource:
         return frame.set_index("day")
 
     def window(self, ref: RunRef) -> tuple[str | None, str | None]:
-        """The run's first and last day: as recorded when it started, else (a paper or simulated session, which runs
-        open-ended) its first and last equity or decision day."""
-        if ref.info.start_day and ref.info.end_day:
+        """The days the run covers, which its metrics are over: a finished backtest's window as recorded when it
+        started; else (a paper or simulated session, which runs open-ended, or a backtest that did not finish: it
+        was interrupted, failed, or is still running) its first and last equity or decision day, so a partial run's
+        metrics are never labelled with the whole window it was asked for."""
+        if ref.info.start_day and ref.info.end_day and ref.info.status == "finished":
             return ref.info.start_day, ref.info.end_day
         found = self.query(ref, "SELECT MIN(d), MAX(d) FROM (SELECT day AS d FROM equity WHERE run_id=? UNION ALL SELECT day FROM decisions WHERE run_id=?)",
                            (ref.run_id, ref.run_id))
         first, last = (found[0][0], found[0][1]) if found else (None, None)
-        return ref.info.start_day or first, ref.info.end_day or last
+        return first or ref.info.start_day, last or ref.info.end_day
+
+    def status(self, ref: RunRef) -> str:
+        """The run's status as journaled (running, finished, failed, interrupted, stopped), except that a run still
+        marked `running` whose journal no process has open is `abandoned`: its process was killed (SIGKILL, a crash,
+        a power cut) before it could record how it ended."""
+        if ref.info.status == "running" and not journal_in_use(ref.path):
+            return "abandoned"
+        return ref.info.status
 
     def bill_rates(self, ref: RunRef) -> pd.Series:
         """The 3-month bill rate (percent) each decision saw, by decision day (NaN where none was known)."""
