@@ -29,6 +29,7 @@ from datastore.errors import DataError, SourceConfigError, SourceUnavailable
 from datastore.pack_import import import_pack
 from datastore.store import Store
 from review.runs import ReviewError
+from review.tables import fit_width
 
 log = logging.getLogger("cutcycle")
 
@@ -324,7 +325,7 @@ def cmd_signals(app: App, args: argparse.Namespace) -> int:
     else:
         day = _last_session(pit)
     snap = build_snapshot(pit, session_as_of(day, params), day, params, schedule)
-    print(sig.snapshot_json(snap) if args.json else sig.snapshot_table(snap, last_session=last_session))
+    print(sig.snapshot_json(snap) if args.json else fit_width(sig.snapshot_table(snap, last_session=last_session)))
     return EXIT_OK
 
 
@@ -526,7 +527,7 @@ def cmd_status(app: App, args: argparse.Namespace) -> int:
     status = collect_status(app.cfg, app.env, app.clock, offline=offline, state_dir=state)
     if note and not args.json:
         print(note)
-    print(status.to_json() if args.json else render_status(status))
+    print(status.to_json() if args.json else fit_width(render_status(status)))
     return EXIT_OK
 
 
@@ -534,7 +535,7 @@ def cmd_doctor(app: App, args: argparse.Namespace) -> int:
     from runner.doctor import exit_code, render, run_doctor, to_json
 
     checks = run_doctor(app.cfg, app.env, app.clock, send_test=args.test_notify, min_free_mb=args.min_free_mb)
-    print(to_json(checks) if args.json else render(checks))
+    print(to_json(checks) if args.json else fit_width(render(checks)))
     return exit_code(checks)
 
 

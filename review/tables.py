@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+import re
 import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
@@ -94,3 +95,19 @@ def to_json(value: Any) -> str:
 
 def records(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[Mapping[str, Any]]:
     return [dict(zip(headers, row, strict=True)) for row in rows]
+
+
+def fit_width(text: str, width: int = TERMINAL_WIDTH) -> str:
+    """`text` with every line longer than `width` wrapped at word boundaries under its own label column: the hanging
+    indent is where the text after the line's leading label starts (after the last run of two or more spaces in
+    the first 30 characters, as in `FAIL  data        ...`), else two past the line's own indent. For prose lines
+    (reasons, notes, attention); a table row would be broken, so tables are laid out by `text_table` instead."""
+    out: list[str] = []
+    for line in text.splitlines():
+        if len(line) <= width:
+            out.append(line)
+            continue
+        labels = list(re.finditer(r"\S {2,}(?=\S)", line[:30]))
+        indent = labels[-1].end() if labels else len(line) - len(line.lstrip()) + 2
+        out += textwrap.wrap(line, width, subsequent_indent=" " * min(indent, width // 2), break_on_hyphens=False) or [line]
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
