@@ -19,8 +19,9 @@ from typing import Any
 
 from backtest.sweep import GridError
 from cli.argv import hoist_global_options, unknown_options_hint
-from cli.boundary import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, UsageError, guarded, state_file
+from cli.boundary import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, Failure, UsageError, guarded, state_file
 from cli.dates import check_day, check_window, parse_day
+from cli.numbers import non_negative_float, non_negative_int, port, port_in_use, positive_float, positive_int
 from clock import NEW_YORK, Clock, SystemClock
 from config.loader import ConfigError, LoadedConfig, load_config, pack_dir, store_dir
 from config.secrets import RedactingFilter, Secrets, install_redaction
@@ -431,7 +432,7 @@ def add_backtest_commands(sub: Any) -> None:
     sweep.add_argument("grid", help="grid TOML file (see backtest/sweep.py)")
     sweep.add_argument("--start", help="first day YYYY-MM-DD")
     sweep.add_argument("--end", help="last day YYYY-MM-DD")
-    sweep.add_argument("--processes", type=int, help="worker processes (default: all cores)")
+    sweep.add_argument("--processes", type=positive_int, help="worker processes (default: all cores)")
     sweep.add_argument("--dask", metavar="ADDRESS", help="run the variants on the Dask scheduler at ADDRESS (default: cluster.dask_scheduler)")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
     sweep.add_argument("--label", help="a name for the sweep; each member's label is it plus the member's overrides")
@@ -443,14 +444,14 @@ def add_backtest_commands(sub: Any) -> None:
     validate = sub.add_parser("validate", help="a grid judged out of sample: folds, deflated Sharpe, PBO, an HTML report")
     validate.add_argument("grid", help="grid TOML file (see backtest/sweep.py)")
     validate.add_argument("--folds", choices=["cycles", "walk-forward"], default="cycles", help="leave-one-easing-cycle-out (default) or walk-forward")
-    validate.add_argument("--in-sample-years", type=float, default=8.0, help="walk-forward: in-sample length (default 8)")
-    validate.add_argument("--out-of-sample-years", type=float, default=3.0, help="walk-forward: out-of-sample length (default 3)")
+    validate.add_argument("--in-sample-years", type=positive_float, default=8.0, help="walk-forward: in-sample length (default 8)")
+    validate.add_argument("--out-of-sample-years", type=positive_float, default=3.0, help="walk-forward: out-of-sample length (default 3)")
     validate.add_argument("--rolling", action="store_true", help="walk-forward: a rolling in-sample window (default: anchored at the start)")
     validate.add_argument("--start", help="first day YYYY-MM-DD")
     validate.add_argument("--end", help="last day YYYY-MM-DD")
     validate.add_argument("--json", action="store_true", help="machine-readable output")
     validate.add_argument("--out", metavar="FILE.html", help="where to write the report (default: beside the member journals)")
-    validate.add_argument("--processes", type=int, help="worker processes (default: all cores)")
+    validate.add_argument("--processes", type=positive_int, help="worker processes (default: all cores)")
     validate.add_argument("--dask", metavar="ADDRESS", help="run the variants on the Dask scheduler at ADDRESS (default: cluster.dask_scheduler)")
     validate.add_argument("--no-progress", action="store_true", help="no progress bar")
     validate.set_defaults(handler=cmd_validate)
@@ -526,7 +527,13 @@ def serve_status(app: App, args: argparse.Namespace) -> int:
     from runner.status_page import CachedStatus, make_server
 
     status = CachedStatus(lambda: collect_status(app.cfg, app.env, app.clock, offline=args.offline), args.refresh)
-    server = make_server(status, args.port, args.refresh)
+    try:
+        server = make_server(status, args.port, args.refresh)
+    except OSError as exc:
+        line = port_in_use(exc, args.port, "status page")
+        if line is None:
+            raise
+        raise Failure(line) from exc
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     print(f"status page: http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops it)", file=sys.stderr, flush=True)
     try:
@@ -548,7 +555,7 @@ def add_paper_commands(sub: Any) -> None:
     doctor = sub.add_parser("doctor", help="before the first paper run: keys, endpoint, account, clock, data, FOMC schedule, disk, journal, notifications")
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
     doctor.add_argument("--test-notify", action="store_true", help="send a test message to each notification destination")
-    doctor.add_argument("--min-free-mb", type=int, default=500, metavar="MB", help="free disk space the journal needs (default 500)")
+    doctor.add_argument("--min-free-mb", type=non_negative_int, default=500, metavar="MB", help="free disk space the journal needs (default 500)")
     doctor.set_defaults(handler=cmd_doctor)
 
     emulator = sub.add_parser("emulator", help="run the local Alpaca emulator for manual paper runs (see `main.py emulator -- --help`)")
@@ -559,8 +566,8 @@ def add_paper_commands(sub: Any) -> None:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.add_argument("--offline", action="store_true", help="do not ask the broker: positions and open orders from the journal")
     status.add_argument("--serve", action="store_true", help="serve the status as a read-only HTML page and JSON on 127.0.0.1")
-    status.add_argument("--port", type=int, default=8377, help="with --serve: the port (0 picks a free one)")
-    status.add_argument("--refresh", type=float, default=30.0, metavar="S", help="with --serve: seconds between refreshes")
+    status.add_argument("--port", type=port, default=8377, help="with --serve: the port (0 picks a free one)")
+    status.add_argument("--refresh", type=positive_float, default=30.0, metavar="S", help="with --serve: seconds between refreshes")
     status.set_defaults(handler=cmd_status)
 
 
@@ -589,7 +596,7 @@ def cmd_runs_prune(app: App, args: argparse.Namespace) -> int:
     from review.cli import human_bytes
     from review.prune import prune_runs
 
-    if args.older_than is None and not args.kind and not args.keep:
+    if args.older_than is None and not args.kind and args.keep is None:
         raise UsageError("runs prune: say which runs: --older-than DAYS, --kind KIND and/or --keep N (see --help)")
     roots = [p.resolve() for p in journal_paths(app)]
     result = prune_runs(roots, app.clock.now(), older_than_days=args.older_than, kinds=args.kind or [], keep=args.keep, force=args.force,
@@ -669,9 +676,9 @@ def add_review_commands(sub: Any) -> None:
     runs.add_argument("--wide", action="store_true", help="every column (parent, config, journal), not only what fits 120 columns")
     runs.set_defaults(handler=cmd_runs)
     prune = runs.add_subparsers(dest="action", metavar="ACTION").add_parser("prune", help="remove old runs' journals to free disk")
-    prune.add_argument("--older-than", type=float, metavar="DAYS", help="runs started more than DAYS days ago")
+    prune.add_argument("--older-than", type=non_negative_float, metavar="DAYS", help="runs started more than DAYS days ago")
     prune.add_argument("--kind", action="append", choices=["backtest", "sweep_member", "paper", "simulation"], help="only this kind (repeatable)")
-    prune.add_argument("--keep", type=int, default=0, metavar="N", help="keep the newest N runs of the selected kinds")
+    prune.add_argument("--keep", type=non_negative_int, metavar="N", help="keep the newest N runs of the selected kinds (0: keep none)")
     prune.add_argument("--force", action="store_true", help="also remove paper sessions (the paper trader's record)")
     prune.add_argument("--dry-run", action="store_true", help="list what would go, remove nothing")
     prune.set_defaults(handler=cmd_runs_prune)

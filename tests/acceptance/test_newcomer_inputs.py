@@ -1,0 +1,124 @@
+"""Issue "newcomer inputs": a number, port, date or config value a newcomer gets wrong is refused up front, in one
+line naming the option or key, instead of being accepted silently or failing later with `unexpected ...`."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from config.loader import PROJECT_ROOT
+from journal.journal import Journal
+from main import main
+from tests.acceptance.test_newcomer_errors import NOW, one_line_error, run
+
+GRID = str(PROJECT_ROOT / "examples" / "sweep-grid.toml")
+KEYS = {"APCA_API_KEY_ID": "PKTEST", "APCA_API_SECRET_KEY": "secret"}
+
+
+@pytest.fixture()
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[list[str], dict[str, str], Path]]:
+    """An empty state directory and the `--set` that points at it (no data: these inputs are refused before any)."""
+    for key, value in KEYS.items():
+        monkeypatch.setenv(key, value)
+    yield ["--set", f'data.store_dir="{tmp_path}/state"'], {"PATH": "/usr/bin", **KEYS}, tmp_path / "state"
+
+
+def refused_by_argparse(capsys: pytest.CaptureFixture[str], argv: list[str], env: dict[str, str], *needles: str) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv, env=env, clock=NOW)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("main.py") or last.startswith("python -m emulator"), err
+    for needle in needles:
+        assert needle in last, (needle, last)
+
+
+@pytest.mark.parametrize(("argv", "needles"), [
+    (["runs", "prune", "--keep", "-3"], ("--keep", "-3", "whole number >= 0")),
+    (["runs", "prune", "--keep", "two"], ("--keep", "'two'", "whole number >= 0")),
+    (["runs", "prune", "--older-than", "-1"], ("--older-than", "-1", ">= 0")),
+    (["runs", "prune", "--older-than", "nan"], ("--older-than", "nan")),
+    (["sweep", GRID, "--processes", "0"], ("--processes", "0", "> 0")),
+    (["validate", GRID, "--processes", "-2"], ("--processes", "-2", "> 0")),
+    (["validate", GRID, "--folds", "walk-forward", "--in-sample-years", "0"], ("--in-sample-years", "> 0")),
+    (["validate", GRID, "--folds", "walk-forward", "--out-of-sample-years", "-1"], ("--out-of-sample-years", "> 0")),
+    (["status", "--serve", "--port", "99999"], ("--port", "99999", "0 .. 65535")),
+    (["status", "--serve", "--refresh", "0"], ("--refresh", "> 0")),
+    (["doctor", "--min-free-mb", "-5"], ("--min-free-mb", ">= 0")),
+    (["emulator", "--", "--port", "99999"], ("--port", "99999", "0 .. 65535")),
+    (["emulator", "--", "--port", "-1"], ("--port", "0 .. 65535")),
+])
+def test_1_2_every_numeric_option_is_range_checked_by_argparse(capsys: pytest.CaptureFixture[str], home: tuple[list[str], dict[str, str], Path],
+                                                               argv: list[str], needles: tuple[str, ...]) -> None:
+    sets, env, _ = home
+    refused_by_argparse(capsys, [*sets, *argv], env, *needles)
+
+
+def _journal(path: Path, run_id: str, kind: str, created_at: datetime) -> None:
+    journal = Journal(path)
+    try:
+        journal.start_run(run_id, kind=kind, label=kind, created_at=created_at, config={}, config_hash="x", data_versions={}, code_version="t")
+    finally:
+        journal.close()
+
+
+def test_1_prune_keep_zero_keeps_none_and_ages_a_simulation_by_when_it_ran(capsys: pytest.CaptureFixture[str],
+                                                                           home: tuple[list[str], dict[str, str], Path]) -> None:
+    sets, env, state = home
+    # A simulation of 2024 run an hour ago (its created_at is its simulated start), one run in January, two backtests.
+    recent, old = "simulate-20240904-20240927-20260612T110000", "simulate-20240904-20240927-20260105T090000"
+    _journal(state / "simulations" / recent / "paper.sqlite", recent, "simulation", datetime(2024, 9, 3, 22, 0, tzinfo=UTC))
+    _journal(state / "simulations" / old / "paper.sqlite", old, "simulation", datetime(2024, 9, 3, 22, 0, tzinfo=UTC))
+    _journal(state / "journals" / "bt-a.sqlite", "bt-a", "backtest", datetime(2026, 6, 1, tzinfo=UTC))
+    _journal(state / "journals" / "bt-b.sqlite", "bt-b", "backtest", datetime(2026, 6, 10, tzinfo=UTC))
+
+    code, out, err = run(capsys, [*sets, "runs", "prune", "--older-than", "30", "--dry-run"], env)
+    assert code == 0, err
+    assert f"would remove {old}" in out and recent not in out and "bt-" not in out, out
+
+    code, out, err = run(capsys, [*sets, "runs", "prune", "--kind", "backtest", "--keep", "1", "--dry-run"], env)
+    assert code == 0, err
+    assert "would remove bt-a" in out and "bt-b" not in out and "would remove 1 run(s)" in out, out
+
+    code, out, err = run(capsys, [*sets, "runs", "prune", "--kind", "backtest", "--keep", "0", "--dry-run"], env)
+    assert code == 0, err
+    assert "would remove 2 run(s)" in out, out
+
+    code, out, err = run(capsys, [*sets, "runs", "prune", "--keep", "0"], env)  # alone: every run of every kind
+    assert code == 0, err
+    assert "removed 4 run(s)" in out, out
+    assert not list(state.rglob("*.sqlite")), list(state.rglob("*.sqlite"))
+
+
+def test_2_a_port_in_use_is_named_not_a_state_file(capsys: pytest.CaptureFixture[str], home: tuple[list[str], dict[str, str], Path]) -> None:
+    sets, env, _ = home
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, _, err = run(capsys, [*sets, "status", "--serve", "--port", str(port)], env)
+        assert code == 1, err
+        one_line_error(err, f"port {port} is already in use", "--port")
+        assert "state file" not in err
+        code, _, err = run(capsys, [*sets, "emulator", "--", "--port", str(port)], env)
+        assert code == 1, err
+        one_line_error(err, f"port {port} is already in use", "--port")
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--start", "notadate"], "--start 'notadate'"),
+    (["--start", "2024-02-30T09:00"], "--start '2024-02-30T09:00'"),
+    (["--start", "9999-01-01"], "--start 9999-01-01"),
+    (["--store", "/nonexistent.sqlite", "--window", "2024-09-03", "soon"], "--window TO 'soon'"),
+])
+def test_2_emulator_dates_name_the_argument(capsys: pytest.CaptureFixture[str], home: tuple[list[str], dict[str, str], Path],
+                                            args: list[str], needle: str) -> None:
+    sets, env, _ = home
+    code, _, err = run(capsys, [*sets, "emulator", "--", *args], env)
+    assert code == 2, err
+    one_line_error(err, needle)
