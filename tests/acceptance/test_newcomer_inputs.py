@@ -122,3 +122,36 @@ def test_2_emulator_dates_name_the_argument(capsys: pytest.CaptureFixture[str], 
     code, _, err = run(capsys, [*sets, "emulator", "--", *args], env)
     assert code == 2, err
     one_line_error(err, needle)
+
+
+@pytest.mark.parametrize(("setting", "needles"), [
+    ("strategy.base_weight=true", ("--set strategy.base_weight=true", "'base_weight' = True", "got a boolean")),
+    ('strategy.base_weight="0.6"', ("'base_weight' = '0.6'", "got a string")),
+    ("backtest.initial_cash=false", ("'initial_cash' = False", "got a boolean")),
+    ("signals.stability.warmup_sessions=\"5\"", ("'warmup_sessions' = '5'", "got a string")),
+    ("data.store_dir=", ("data.store_dir", "an empty path")),
+    ('data.store_dir="  "', ("data.store_dir", "an empty path")),
+])
+def test_3_a_number_is_a_number_and_a_path_is_not_empty(capsys: pytest.CaptureFixture[str], setting: str, needles: tuple[str, ...]) -> None:
+    code, _, err = run(capsys, ["--set", setting, "config", "show"], {"PATH": "/usr/bin"})
+    assert code == 2, err
+    one_line_error(err, *needles)
+
+
+def test_3_numbers_still_load_and_a_variant_file_is_checked_too(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    for setting in ("strategy.base_weight=1", "backtest.initial_cash=100000", "strategy.base_weight=0.5"):  # a TOML int for a float
+        code, _, err = run(capsys, ["--set", setting, "config", "show"], {"PATH": "/usr/bin"})
+        assert code == 0, (setting, err)
+    variant = tmp_path / "variant.toml"
+    variant.write_text('[strategy]\nbase_weight = "0.6"\n')
+    code, _, err = run(capsys, ["--config", str(variant), "config", "show"], {"PATH": "/usr/bin"})
+    assert code == 2, err
+    one_line_error(err, str(variant), "'base_weight' = '0.6'", "got a string")
+
+
+def test_3_a_store_dir_that_is_a_file_is_named(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("not a directory\n")
+    code, _, err = run(capsys, ["--set", f"data.store_dir={afile}", "runs"], {"PATH": "/usr/bin"})
+    assert code == 2, err
+    one_line_error(err, "data.store_dir", f"{afile} is a file, not a directory")
