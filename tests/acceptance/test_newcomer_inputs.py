@@ -155,3 +155,22 @@ def test_3_a_store_dir_that_is_a_file_is_named(capsys: pytest.CaptureFixture[str
     code, _, err = run(capsys, ["--set", f"data.store_dir={afile}", "runs"], {"PATH": "/usr/bin"})
     assert code == 2, err
     one_line_error(err, "data.store_dir", f"{afile} is a file, not a directory")
+
+
+@pytest.mark.parametrize(("grid", "needles"), [
+    ('"data.store_dir" = ["/tmp/a", "/tmp/b"]', ("'data.store_dir'", "varies only [strategy], [backtest], [signals]")),
+    ('"alpaca.live" = [true, false]', ("'alpaca.live'", "varies only")),
+    ('"backtest.start" = ["2001-01-02", "2008-01-02"]', ("'backtest.start'", "--start/--end")),
+    ('"strategy.symbol" = ["IWM", "SPY"]', ("'strategy.symbol'", "one traded ETF")),
+    ('"strategy.base_weight" = [0.3, 0.3]', ("'strategy.base_weight'", "0.3 more than once", "deflated Sharpe")),
+    ('"strategy.soft_landing.lead_days" = [30, 30.0, 60]', ("lead_days", "more than once")),
+])
+@pytest.mark.parametrize("command", ["sweep", "validate"])
+def test_4_a_grid_varies_only_what_a_member_can_and_each_value_once(capsys: pytest.CaptureFixture[str], home: tuple[list[str], dict[str, str], Path],
+                                                                    tmp_path: Path, grid: str, needles: tuple[str, ...], command: str) -> None:
+    sets, env, _ = home
+    path = tmp_path / "grid.toml"
+    path.write_text(f"[grid]\n{grid}\n")
+    code, _, err = run(capsys, [*sets, command, str(path), "--no-progress"], env)
+    assert code == 2, err
+    one_line_error(err, str(path), *needles)
