@@ -22,6 +22,7 @@ from cli.argv import hoist_global_options, unknown_options_hint
 from cli.boundary import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, Failure, UsageError, guarded, state_file
 from cli.dates import check_day, check_window, parse_day
 from cli.numbers import non_negative_float, non_negative_int, port, port_in_use, positive_float, positive_int
+from cli.paths import CHART_SUFFIXES, HTML_SUFFIXES, output_file
 from clock import NEW_YORK, Clock, SystemClock
 from config.loader import ConfigError, LoadedConfig, load_config, pack_dir, store_dir
 from config.secrets import RedactingFilter, Secrets, install_redaction
@@ -271,6 +272,12 @@ def cmd_signals(app: App, args: argparse.Namespace) -> int:
     from signals import cli as sig
     from signals.build import build_snapshot, session_as_of, session_days, snapshot_history
 
+    if args.history and args.as_of:
+        raise UsageError("signals: --as-of and --history do not go together: --as-of shows one day, --history START END a series")
+    for option, given in (("--csv", args.csv), ("--chart", args.chart)):
+        if given and not args.history:
+            raise UsageError(f"signals: {option} goes with --history START END (one day's snapshot is a table, or --json)")
+    chart = output_file(args.chart, "--chart", CHART_SUFFIXES)
     as_of = parse_day(args.as_of, "--as-of") if args.as_of else None
     if args.history:
         start, end = parse_day(args.history[0], "--history START"), parse_day(args.history[1], "--history END")
@@ -280,7 +287,7 @@ def cmd_signals(app: App, args: argparse.Namespace) -> int:
         known = session_days(pit, date(1900, 1, 1), date(2100, 12, 31))
         days = check_window(start, end, known, "the store's sessions", args=("--history START", "--history END"), min_sessions=1)
         snaps = snapshot_history(pit, days, params, schedule)
-        if args.chart:
+        if chart is not None:
             from signals.build import target_path
             from signals.fomc import derive_decisions
 
@@ -288,7 +295,7 @@ def cmd_signals(app: App, args: argparse.Namespace) -> int:
             decisions = derive_decisions(target_path(pit, far), pit.meetings, params.phase)
             cuts = [d.day for d in decisions if d.bp < 0 and start <= d.day <= end]
             iwm = pit.bars_as_of("IWM", far)["close"]
-            path = sig.regime_chart(snaps, iwm, cuts, Path(args.chart))
+            path = sig.regime_chart(snaps, iwm, cuts, chart)
             print(f"chart written: {path}", file=sys.stderr)
         if args.csv:
             print(sig.history_csv(snaps), end="")
@@ -313,11 +320,12 @@ def cmd_events(app: App, args: argparse.Namespace) -> int:
     from signals import cli as sig
     from signals.study import run_event_study
 
+    chart = output_file(args.chart, "--chart", CHART_SUFFIXES)
     pit, schedule = _signal_inputs(app)
     recessions = app.store().observations("USREC").set_index("period")["value"]
     studies = run_event_study(pit, recessions, app.cfg.signals, schedule)
-    if args.chart:
-        print(f"chart written: {sig.events_chart(studies, Path(args.chart))}", file=sys.stderr)
+    if chart is not None:
+        print(f"chart written: {sig.events_chart(studies, chart)}", file=sys.stderr)
     print(sig.events_json(studies) if args.json else sig.events_table(studies))
     return EXIT_OK
 
@@ -336,22 +344,20 @@ def cmd_regimes(app: App, args: argparse.Namespace) -> int:
     from signals.scorecard import recession_spans, scorecard
     from signals.study import closes
 
+    chart = output_file(args.chart, "--chart", CHART_SUFFIXES)
     pit, schedule = _signal_inputs(app)
     start = parse_day(args.start, "--start") if args.start else REGIMES_START
     end = parse_day(args.end, "--end") if args.end else _last_session(pit)
-    if end < start:
-        raise UsageError(f"regimes: --end {end} is before --start {start}")
-    days = session_days(pit, start, end)
-    if not days:
-        raise UsageError(f"regimes: no sessions between {start} and {end} in the store")
+    known = session_days(pit, date(1900, 1, 1), date(2100, 12, 31))
+    days = check_window(start, end, known, "the store's sessions", min_sessions=1)
     labels = recession_months(app.store())
     if labels is None:
         raise UsageError("regimes: the store has no USREC (NBER recession months) to judge the calls against")
     snaps = snapshot_history(pit, days, app.cfg.signals, schedule)
     prices = closes(pit, ("IWM", "SPY"))
     card = scorecard(days, [s.regime.name for s in snaps], prices, labels)
-    if args.chart:
-        path = sig.regime_chart(snaps, prices["IWM"], [], Path(args.chart), recession_spans(labels))
+    if chart is not None:
+        path = sig.regime_chart(snaps, prices["IWM"], [], chart, recession_spans(labels))
         print(f"chart written: {path}", file=sys.stderr)
     if args.json:
         print_json(card.to_json())
@@ -407,7 +413,7 @@ def cmd_validate(app: App, args: argparse.Namespace) -> int:
         outcome = validate_command(
             Path(args.grid), args.config, args.overrides, folds=args.folds, in_sample_years=args.in_sample_years,
             out_of_sample_years=args.out_of_sample_years, rolling=args.rolling, start=args.start, end=args.end, as_json=args.json,
-            out=Path(args.out) if args.out else None, clock=app.clock, env=app.env, processes=args.processes, dask=args.dask or "",
+            out=output_file(args.out, "--out", HTML_SUFFIXES), clock=app.clock, env=app.env, processes=args.processes, dask=args.dask or "",
             progress=not args.no_progress,
         )
     except (GridError, DateError, FoldError) as exc:
@@ -461,6 +467,8 @@ def add_backtest_commands(sub: Any) -> None:
 
 
 def cmd_paper(app: App, args: argparse.Namespace) -> int:
+    if args.notify and not args.simulate:
+        raise UsageError("paper: --notify goes with --simulate START END (the paper trader itself always notifies CUTCYCLE_NOTIFY_URLS)")
     if args.simulate:
         from runner.simulate import simulate_command
 
@@ -617,6 +625,8 @@ def cmd_trades(app: App, args: argparse.Namespace) -> int:
 
     start = parse_day(args.from_day, "--from") if args.from_day else None
     end = parse_day(args.to_day, "--to") if args.to_day else None
+    if start is not None and end is not None and end < start:
+        raise UsageError(f"trades: --to {end} is before --from {start}")
     print(trades_command(journal_paths(app), args.run, start=start, end=end, symbol=args.symbol, fmt=_fmt(args)))
     return EXIT_OK
 
@@ -634,7 +644,7 @@ def cmd_report(app: App, args: argparse.Namespace) -> int:
 
     store = app.store()
     closes = benchmark_closes_from_bars({s: store.bars(s) for s in ("IWM", "SPY")})
-    out = Path(args.out) if args.out else None
+    out = output_file(args.out, "--out", HTML_SUFFIXES)
     for path in report_command(journal_paths(app), args.run, out=out, benchmark_closes=closes, progress=sys.stderr):
         print(path)
     return EXIT_OK
@@ -643,7 +653,7 @@ def cmd_report(app: App, args: argparse.Namespace) -> int:
 def cmd_compare(app: App, args: argparse.Namespace) -> int:
     from review.cli import compare_command
 
-    out = Path(args.out) if args.out else None
+    out = output_file(args.out, "--out", HTML_SUFFIXES)
     closes: dict[str, Any] | None = None
     labels = None
     try:  # the regime scorecards need the store's IWM/SPY closes and NBER months; the rest of compare reads journals only

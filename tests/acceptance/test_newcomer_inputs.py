@@ -3,11 +3,13 @@ line naming the option or key, instead of being accepted silently or failing lat
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from config.loader import PROJECT_ROOT
@@ -174,3 +176,64 @@ def test_4_a_grid_varies_only_what_a_member_can_and_each_value_once(capsys: pyte
     code, _, err = run(capsys, [*sets, command, str(path), "--no-progress"], env)
     assert code == 2, err
     one_line_error(err, str(path), *needles)
+
+
+@pytest.fixture(scope="module")
+def short(tmp_path_factory: pytest.TempPathFactory, pack_dir: Path) -> Iterator[tuple[list[str], dict[str, str], str]]:
+    """The pack imported and one short backtest journaled (2024-01-02 .. 2024-02-15); its run id."""
+    root = tmp_path_factory.mktemp("inputs")
+    sets = ["--set", f'data.store_dir="{root}/state"']
+    env = {"CUTCYCLE_DATA_DIR": str(pack_dir), "PATH": "/usr/bin"}
+    assert main([*sets, "backtest", "--start", "2024-01-02", "--end", "2024-02-15", "--no-progress", "--label", "short"], env=env, clock=NOW) == 0
+    run_id = next(p.stem for p in (root / "state" / "journals").glob("*.sqlite"))
+    yield sets, env, run_id
+
+
+def test_5_silent_acceptances_are_refused_in_one_line(capsys: pytest.CaptureFixture[str], short: tuple[list[str], dict[str, str], str],
+                                                      tmp_path: Path) -> None:
+    sets, env, run_id = short
+    history = ["--history", "2024-06-03", "2024-06-28"]
+    cases = [
+        (["regimes", "--start", "1980-01-01"], ("--start 1980-01-01 is before the store's sessions begin", "valid range")),
+        (["regimes", "--start", "2024-03-01", "--end", "2024-01-01"], ("--end 2024-01-01 is before --start 2024-03-01",)),
+        (["trades", run_id, "--from", "2024-01-01", "--to", "2023-01-01"], ("--to 2023-01-01 is before --from 2024-01-01",)),
+        (["trades", run_id, "--from", "2030-01-01"], ("--from 2030-01-01 is after the run's last day", "2024-02-15")),
+        (["trades", run_id, "--to", "2020-01-01"], ("--to 2020-01-01 is before the run's first day",)),
+        (["signals", "--as-of", "2024-06-03", *history], ("--as-of and --history do not go together",)),
+        (["signals", "--csv"], ("--csv goes with --history",)),
+        (["signals", "--chart", str(tmp_path / "x.png")], ("--chart goes with --history",)),
+        (["signals", *history, "--chart", str(tmp_path / "x.txt")], ("--chart", ".txt is not a format", ".png or .svg or .pdf")),
+        (["signals", *history, "--chart", "/nonexistent/dir/x.png"], ("--chart", "the directory /nonexistent/dir does not exist")),
+        (["events", "--chart", str(tmp_path / "x")], ("--chart", "no suffix is not a format")),
+        (["regimes", "--chart", str(tmp_path)], ("--chart", "is not a format")),
+        (["validate", GRID, "--out", "/nonexistent/dir/v.html"], ("--out", "/nonexistent/dir does not exist")),
+        (["report", run_id, "--out", str(tmp_path / "r.txt")], ("--out", ".txt is not a format", ".html")),
+        (["compare", run_id, run_id, "--out", "/nonexistent/c.html"], ("--out", "/nonexistent does not exist")),
+        (["paper", "--notify"], ("--notify goes with --simulate",)),
+    ]
+    for argv, needles in cases:
+        code, out, err = run(capsys, [*sets, *argv], env)
+        assert code == 2, (argv, out, err)
+        one_line_error(err, *needles)
+    assert not Path("/nonexistent").exists()
+    code, out, err = run(capsys, [*sets, "trades", run_id, "--from", "2024-01-02", "--to", "2024-02-15"], env)  # the run's own window
+    assert code == 0, err
+
+
+def test_7_explain_on_a_day_a_compact_sweep_member_did_not_keep_says_why(capsys: pytest.CaptureFixture[str],
+                                                                        short: tuple[list[str], dict[str, str], str], tmp_path: Path) -> None:
+    sets, env, _ = short
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[grid]\n"strategy.base_weight" = [0.3, 0.6]\n')
+    code, _, err = run(capsys, [*sets, "sweep", str(grid), "--start", "2024-01-02", "--end", "2024-02-15", "--processes", "1", "--no-progress"], env)
+    assert code == 0, err
+    code, out, err = run(capsys, [*sets, "runs", "--kind", "sweep_member", "--json"], env)
+    member = json.loads(out)[0]["run_id"]
+    refused = []
+    for day in pd.bdate_range("2024-01-03", "2024-02-14"):  # the sessions inside the window: some kept, the others not
+        code, _, err = run(capsys, [*sets, "explain", member, f"{day:%Y-%m-%d}"], env)
+        if code != 0:
+            assert code == 2, err
+            one_line_error(err, member, "compact journal", "only the days its target changed", "--full-journal")
+            refused.append(day)
+    assert refused
