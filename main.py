@@ -21,7 +21,7 @@ from backtest.sweep import GridError
 from cli.argv import hoist_global_options, unknown_options_hint
 from cli.boundary import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, Failure, UsageError, guarded, state_file
 from cli.dates import check_day, check_window, parse_day
-from cli.numbers import non_negative_float, non_negative_int, port, port_in_use, positive_float, positive_int
+from cli.numbers import non_negative_float, non_negative_int, port, port_in_use, positive_float, positive_int, years
 from cli.paths import CHART_SUFFIXES, HTML_SUFFIXES, output_file
 from clock import NEW_YORK, Clock, SystemClock
 from config.loader import ConfigError, LoadedConfig, load_config, pack_dir, store_dir
@@ -450,8 +450,8 @@ def add_backtest_commands(sub: Any) -> None:
     validate = sub.add_parser("validate", help="a grid judged out of sample: folds, deflated Sharpe, PBO, an HTML report")
     validate.add_argument("grid", help="grid TOML file (see backtest/sweep.py)")
     validate.add_argument("--folds", choices=["cycles", "walk-forward"], default="cycles", help="leave-one-easing-cycle-out (default) or walk-forward")
-    validate.add_argument("--in-sample-years", type=positive_float, default=8.0, help="walk-forward: in-sample length (default 8)")
-    validate.add_argument("--out-of-sample-years", type=positive_float, default=3.0, help="walk-forward: out-of-sample length (default 3)")
+    validate.add_argument("--in-sample-years", type=years, default=8.0, help="walk-forward: in-sample length (default 8)")
+    validate.add_argument("--out-of-sample-years", type=years, default=3.0, help="walk-forward: out-of-sample length (default 3)")
     validate.add_argument("--rolling", action="store_true", help="walk-forward: a rolling in-sample window (default: anchored at the start)")
     validate.add_argument("--start", help="first day YYYY-MM-DD")
     validate.add_argument("--end", help="last day YYYY-MM-DD")

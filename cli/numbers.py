@@ -42,3 +42,11 @@ def port_in_use(exc: OSError, port: int, what: str) -> str | None:
     if exc.errno != errno.EADDRINUSE:
         return None
     return f"port {port} is already in use (another {what}, or another program): stop it, or pick another with --port (0 picks a free one)"
+
+
+def years(text: str) -> float:
+    """A length in years of at least one day (walk-forward windows: `--in-sample-years 0.5`)."""
+    value = positive_float(text)
+    if round(value * 365.25) < 1:
+        raise argparse.ArgumentTypeError(f"{text}: expected a number of years of at least one day (e.g. 0.5 or 3)")
+    return value

@@ -49,6 +49,7 @@ def refused_by_argparse(capsys: pytest.CaptureFixture[str], argv: list[str], env
     (["validate", GRID, "--processes", "-2"], ("--processes", "-2", "> 0")),
     (["validate", GRID, "--folds", "walk-forward", "--in-sample-years", "0"], ("--in-sample-years", "> 0")),
     (["validate", GRID, "--folds", "walk-forward", "--out-of-sample-years", "-1"], ("--out-of-sample-years", "> 0")),
+    (["validate", GRID, "--folds", "walk-forward", "--in-sample-years", "0.001"], ("--in-sample-years", "at least one day")),
     (["status", "--serve", "--port", "99999"], ("--port", "99999", "0 .. 65535")),
     (["status", "--serve", "--refresh", "0"], ("--refresh", "> 0")),
     (["doctor", "--min-free-mb", "-5"], ("--min-free-mb", ">= 0")),
