@@ -20,8 +20,10 @@ from typing import Any
 
 from backtest.sweep import GridError
 from cli.argv import hoist_global_options, label_text, unknown_options_hint
-from cli.boundary import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, UsageError, guarded, state_file
+from cli.boundary import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, Failure, UsageError, guarded, state_file
 from cli.dates import check_day, check_window, parse_day
+from cli.numbers import non_negative_float, non_negative_int, port, port_in_use, positive_float, positive_int, years
+from cli.paths import CHART_SUFFIXES, HTML_SUFFIXES, output_file
 from clock import NEW_YORK, Clock, SystemClock
 from config.loader import ConfigError, LoadedConfig, load_config, pack_dir, store_dir
 from config.secrets import ENV_DATA_DIR, RedactingFilter, Secrets, install_redaction, redact_url_credentials
@@ -291,6 +293,12 @@ def cmd_signals(app: App, args: argparse.Namespace) -> int:
     from signals import cli as sig
     from signals.build import build_snapshot, session_as_of, session_days, snapshot_history
 
+    if args.history and args.as_of:
+        raise UsageError("signals: --as-of and --history do not go together: --as-of shows one day, --history START END a series")
+    for option, given in (("--csv", args.csv), ("--chart", args.chart)):
+        if given and not args.history:
+            raise UsageError(f"signals: {option} goes with --history START END (one day's snapshot is a table, or --json)")
+    chart = output_file(args.chart, "--chart", CHART_SUFFIXES)
     as_of = parse_day(args.as_of, "--as-of") if args.as_of else None
     if args.history:
         start, end = parse_day(args.history[0], "--history START"), parse_day(args.history[1], "--history END")
@@ -300,7 +308,7 @@ def cmd_signals(app: App, args: argparse.Namespace) -> int:
         known = session_days(pit, date(1900, 1, 1), date(2100, 12, 31))
         days = check_window(start, end, known, "the store's sessions", args=("--history START", "--history END"), min_sessions=1)
         snaps = snapshot_history(pit, days, params, schedule)
-        if args.chart:
+        if chart is not None:
             from signals.build import target_path
             from signals.fomc import derive_decisions
 
@@ -308,7 +316,7 @@ def cmd_signals(app: App, args: argparse.Namespace) -> int:
             decisions = derive_decisions(target_path(pit, far), pit.meetings, params.phase)
             cuts = [d.day for d in decisions if d.bp < 0 and start <= d.day <= end]
             iwm = pit.bars_as_of("IWM", far)["close"]
-            path = sig.regime_chart(snaps, iwm, cuts, Path(args.chart))
+            path = sig.regime_chart(snaps, iwm, cuts, chart)
             print(f"chart written: {path}", file=sys.stderr)
         if args.csv:
             print(sig.history_csv(snaps), end="")
@@ -333,11 +341,12 @@ def cmd_events(app: App, args: argparse.Namespace) -> int:
     from signals import cli as sig
     from signals.study import run_event_study
 
+    chart = output_file(args.chart, "--chart", CHART_SUFFIXES)
     pit, schedule = _signal_inputs(app)
     recessions = app.store().observations("USREC").set_index("period")["value"]
     studies = run_event_study(pit, recessions, app.cfg.signals, schedule)
-    if args.chart:
-        print(f"chart written: {sig.events_chart(studies, Path(args.chart))}", file=sys.stderr)
+    if chart is not None:
+        print(f"chart written: {sig.events_chart(studies, chart)}", file=sys.stderr)
     print(sig.events_json(studies) if args.json else sig.events_table(studies))
     return EXIT_OK
 
@@ -356,22 +365,20 @@ def cmd_regimes(app: App, args: argparse.Namespace) -> int:
     from signals.scorecard import recession_spans, scorecard
     from signals.study import closes
 
+    chart = output_file(args.chart, "--chart", CHART_SUFFIXES)
     pit, schedule = _signal_inputs(app)
     start = parse_day(args.start, "--start") if args.start else REGIMES_START
     end = parse_day(args.end, "--end") if args.end else _last_session(pit)
-    if end < start:
-        raise UsageError(f"regimes: --end {end} is before --start {start}")
-    days = session_days(pit, start, end)
-    if not days:
-        raise UsageError(f"regimes: no sessions between {start} and {end} in the store")
+    known = session_days(pit, date(1900, 1, 1), date(2100, 12, 31))
+    days = check_window(start, end, known, "the store's sessions", min_sessions=1)
     labels = recession_months(app.store())
     if labels is None:
         raise UsageError("regimes: the store has no USREC (NBER recession months) to judge the calls against")
     snaps = snapshot_history(pit, days, app.cfg.signals, schedule)
     prices = closes(pit, ("IWM", "SPY"))
     card = scorecard(days, [s.regime.name for s in snaps], prices, labels)
-    if args.chart:
-        path = sig.regime_chart(snaps, prices["IWM"], [], Path(args.chart), recession_spans(labels))
+    if chart is not None:
+        path = sig.regime_chart(snaps, prices["IWM"], [], chart, recession_spans(labels))
         print(f"chart written: {path}", file=sys.stderr)
     if args.json:
         print_json(card.to_json())
@@ -427,7 +434,7 @@ def cmd_validate(app: App, args: argparse.Namespace) -> int:
         outcome = validate_command(
             Path(args.grid), args.config, args.overrides, folds=args.folds, in_sample_years=args.in_sample_years,
             out_of_sample_years=args.out_of_sample_years, rolling=args.rolling, start=args.start, end=args.end, as_json=args.json,
-            out=Path(args.out) if args.out else None, clock=app.clock, env=app.env, processes=args.processes, dask=args.dask or "",
+            out=output_file(args.out, "--out", HTML_SUFFIXES), clock=app.clock, env=app.env, processes=args.processes, dask=args.dask or "",
             progress=not args.no_progress,
         )
     except (GridError, DateError, FoldError) as exc:
@@ -452,7 +459,7 @@ def add_backtest_commands(sub: Any) -> None:
     sweep.add_argument("grid", help="grid TOML file (see backtest/sweep.py)")
     sweep.add_argument("--start", help="first day YYYY-MM-DD")
     sweep.add_argument("--end", help="last day YYYY-MM-DD")
-    sweep.add_argument("--processes", type=int, help="worker processes (default: all cores)")
+    sweep.add_argument("--processes", type=positive_int, help="worker processes (default: all cores)")
     sweep.add_argument("--dask", metavar="ADDRESS", help="run the variants on the Dask scheduler at ADDRESS (default: cluster.dask_scheduler)")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
     sweep.add_argument("--label", type=label_text, help="a name for the sweep; each member's label is it plus the member's overrides")
@@ -464,14 +471,14 @@ def add_backtest_commands(sub: Any) -> None:
     validate = sub.add_parser("validate", help="a grid judged out of sample: folds, deflated Sharpe, PBO, an HTML report")
     validate.add_argument("grid", help="grid TOML file (see backtest/sweep.py)")
     validate.add_argument("--folds", choices=["cycles", "walk-forward"], default="cycles", help="leave-one-easing-cycle-out (default) or walk-forward")
-    validate.add_argument("--in-sample-years", type=float, default=8.0, help="walk-forward: in-sample length (default 8)")
-    validate.add_argument("--out-of-sample-years", type=float, default=3.0, help="walk-forward: out-of-sample length (default 3)")
+    validate.add_argument("--in-sample-years", type=years, default=8.0, help="walk-forward: in-sample length (default 8)")
+    validate.add_argument("--out-of-sample-years", type=years, default=3.0, help="walk-forward: out-of-sample length (default 3)")
     validate.add_argument("--rolling", action="store_true", help="walk-forward: a rolling in-sample window (default: anchored at the start)")
     validate.add_argument("--start", help="first day YYYY-MM-DD")
     validate.add_argument("--end", help="last day YYYY-MM-DD")
     validate.add_argument("--json", action="store_true", help="machine-readable output")
     validate.add_argument("--out", metavar="FILE.html", help="where to write the report (default: beside the member journals)")
-    validate.add_argument("--processes", type=int, help="worker processes (default: all cores)")
+    validate.add_argument("--processes", type=positive_int, help="worker processes (default: all cores)")
     validate.add_argument("--dask", metavar="ADDRESS", help="run the variants on the Dask scheduler at ADDRESS (default: cluster.dask_scheduler)")
     validate.add_argument("--no-progress", action="store_true", help="no progress bar")
     validate.set_defaults(handler=cmd_validate)
@@ -481,6 +488,8 @@ def add_backtest_commands(sub: Any) -> None:
 
 
 def cmd_paper(app: App, args: argparse.Namespace) -> int:
+    if args.notify and not args.simulate:
+        raise UsageError("paper: --notify goes with --simulate START END (the paper trader itself always notifies CUTCYCLE_NOTIFY_URLS)")
     if args.simulate:
         from runner.simulate import simulate_command
 
@@ -547,7 +556,13 @@ def serve_status(app: App, args: argparse.Namespace) -> int:
     from runner.status_page import CachedStatus, make_server
 
     status = CachedStatus(lambda: collect_status(app.cfg, app.env, app.clock, offline=args.offline), args.refresh)
-    server = make_server(status, args.port, args.refresh)
+    try:
+        server = make_server(status, args.port, args.refresh)
+    except OSError as exc:
+        line = port_in_use(exc, args.port, "status page")
+        if line is None:
+            raise
+        raise Failure(line) from exc
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     print(f"status page: http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops it)", file=sys.stderr, flush=True)
     try:
@@ -569,7 +584,7 @@ def add_paper_commands(sub: Any) -> None:
     doctor = sub.add_parser("doctor", help="before the first paper run: keys, endpoint, account, clock, data, FOMC schedule, disk, journal, notifications")
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
     doctor.add_argument("--test-notify", action="store_true", help="send a test message to each notification destination")
-    doctor.add_argument("--min-free-mb", type=int, default=500, metavar="MB", help="free disk space the journal needs (default 500)")
+    doctor.add_argument("--min-free-mb", type=non_negative_int, default=500, metavar="MB", help="free disk space the journal needs (default 500)")
     doctor.set_defaults(handler=cmd_doctor)
 
     emulator = sub.add_parser("emulator", help="run the local Alpaca emulator for manual paper runs (see `main.py emulator -- --help`)")
@@ -580,8 +595,8 @@ def add_paper_commands(sub: Any) -> None:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.add_argument("--offline", action="store_true", help="do not ask the broker: positions and open orders from the journal")
     status.add_argument("--serve", action="store_true", help="serve the status as a read-only HTML page and JSON on 127.0.0.1")
-    status.add_argument("--port", type=int, default=8377, help="with --serve: the port (0 picks a free one)")
-    status.add_argument("--refresh", type=float, default=30.0, metavar="S", help="with --serve: seconds between refreshes")
+    status.add_argument("--port", type=port, default=8377, help="with --serve: the port (0 picks a free one)")
+    status.add_argument("--refresh", type=positive_float, default=30.0, metavar="S", help="with --serve: seconds between refreshes")
     status.set_defaults(handler=cmd_status)
 
 
@@ -610,7 +625,7 @@ def cmd_runs_prune(app: App, args: argparse.Namespace) -> int:
     from review.cli import human_bytes
     from review.prune import prune_runs
 
-    if args.older_than is None and not args.kind and not args.keep:
+    if args.older_than is None and not args.kind and args.keep is None:
         raise UsageError("runs prune: say which runs: --older-than DAYS, --kind KIND and/or --keep N (see --help)")
     roots = [p.resolve() for p in journal_paths(app)]
     result = prune_runs(roots, app.clock.now(), older_than_days=args.older_than, kinds=args.kind or [], keep=args.keep, force=args.force,
@@ -631,6 +646,8 @@ def cmd_trades(app: App, args: argparse.Namespace) -> int:
 
     start = parse_day(args.from_day, "--from") if args.from_day else None
     end = parse_day(args.to_day, "--to") if args.to_day else None
+    if start is not None and end is not None and end < start:
+        raise UsageError(f"trades: --to {end} is before --from {start}")
     print(trades_command(journal_paths(app), args.run, start=start, end=end, symbol=args.symbol, fmt=_fmt(args)))
     return EXIT_OK
 
@@ -648,7 +665,7 @@ def cmd_report(app: App, args: argparse.Namespace) -> int:
 
     store = app.store()
     closes = benchmark_closes_from_bars({s: store.bars(s) for s in ("IWM", "SPY")})
-    out = Path(args.out) if args.out else None
+    out = output_file(args.out, "--out", HTML_SUFFIXES)
     for path in report_command(journal_paths(app), args.run, out=out, benchmark_closes=closes, progress=sys.stderr):
         print(path)
     return EXIT_OK
@@ -657,7 +674,7 @@ def cmd_report(app: App, args: argparse.Namespace) -> int:
 def cmd_compare(app: App, args: argparse.Namespace) -> int:
     from review.cli import compare_command
 
-    out = Path(args.out) if args.out else None
+    out = output_file(args.out, "--out", HTML_SUFFIXES)
     closes: dict[str, Any] | None = None
     labels = None
     try:  # the regime scorecards need the store's IWM/SPY closes and NBER months; the rest of compare reads journals only
@@ -690,9 +707,9 @@ def add_review_commands(sub: Any) -> None:
     runs.add_argument("--wide", action="store_true", help="every column (parent, config, journal), not only what fits 120 columns")
     runs.set_defaults(handler=cmd_runs)
     prune = runs.add_subparsers(dest="action", metavar="ACTION").add_parser("prune", help="remove old runs' journals to free disk")
-    prune.add_argument("--older-than", type=float, metavar="DAYS", help="runs started more than DAYS days ago")
+    prune.add_argument("--older-than", type=non_negative_float, metavar="DAYS", help="runs started more than DAYS days ago")
     prune.add_argument("--kind", action="append", choices=["backtest", "sweep_member", "paper", "simulation"], help="only this kind (repeatable)")
-    prune.add_argument("--keep", type=int, default=0, metavar="N", help="keep the newest N runs of the selected kinds")
+    prune.add_argument("--keep", type=non_negative_int, metavar="N", help="keep the newest N runs of the selected kinds (0: keep none)")
     prune.add_argument("--force", action="store_true", help="also remove paper sessions (the paper trader's record)")
     prune.add_argument("--dry-run", action="store_true", help="list what would go, remove nothing")
     prune.set_defaults(handler=cmd_runs_prune)

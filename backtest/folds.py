@@ -104,8 +104,8 @@ def _add_years(day: date, years: float) -> date:
 
 def walk_forward_folds(days: Sequence[date], in_sample_years: float, out_of_sample_years: float, *, anchored: bool = True) -> list[Fold]:
     """Walk-forward folds (the rule in the module docstring)."""
-    if in_sample_years <= 0 or out_of_sample_years <= 0:
-        raise ValueError("walk-forward windows need positive lengths")
+    if round(in_sample_years * 365.25) < 1 or round(out_of_sample_years * 365.25) < 1:  # a zero step would never end
+        raise ValueError("walk-forward windows need lengths of at least one day")
     if not days:
         return []
     folds = []

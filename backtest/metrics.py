@@ -3,6 +3,14 @@
 Returns are close to close. The risk-free return of each day is what cash earned that day (the 3-month bill
 rate known at the previous close, simple interest over the calendar days), so Sharpe and Sortino are over the
 bill rate. Annualisation uses 252 sessions; CAGR uses calendar time (365.25 days a year).
+
+Annualised figures need a minimum sample; below it they are NaN (shown `-`, null in JSON): volatility, Sharpe and
+Sortino need `MIN_RETURNS` daily returns (about a trading month: fewer give a standard deviation of a handful of
+days), CAGR, Calmar and turnover per year need `MIN_CALENDAR_DAYS` between the first and last day (they are scaled
+by calendar time; a shorter span multiplies a few days' result by more than twelve). Two sessions annualised
+extrapolate one day's move ~250-fold: a backtest of 2026-06-08 .. 2026-06-09 showed Sortino
+-15.87, Calmar -193.77 and a buy-and-hold turnover of 364.67 a year, numbers that say nothing about the strategy.
+Total return and max drawdown are not extrapolated and are always shown.
 """
 
 from __future__ import annotations
@@ -16,6 +24,8 @@ from typing import Any
 import numpy as np
 
 SESSIONS = 252
+MIN_RETURNS = 20  # daily returns volatility, Sharpe and Sortino need (see the module docstring)
+MIN_CALENDAR_DAYS = 28  # calendar days CAGR, Calmar and turnover per year need
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +114,11 @@ def performance(
     calmar = _ratio(cagr, -dd.depth)
     expo = float(np.mean(np.asarray(exposure, dtype=float))) if exposure is not None else 1.0
     turnover = _ratio(float(np.sum(np.asarray(traded, dtype=float))) / float(np.mean(eq)), years) if traded is not None else 0.0
+    if len(r) < MIN_RETURNS:  # too few to annualise (see the module docstring)
+        vol = sharpe = sortino = float("nan")
+    if (days[-1] - days[0]).days < MIN_CALENDAR_DAYS:
+        cagr = calmar = float("nan")
+        turnover = float("nan") if traded is not None else 0.0
     return Metrics(
         total,
         cagr,

@@ -69,6 +69,21 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+# What a member can change: the sections each variant gets its own copy of (backtest/plan.py `_effective`) ...
+VARIED_SECTIONS = ("strategy", "backtest", "signals")
+# ... except what the whole sweep shares: one window and one calendar of sessions.
+SHARED_KEYS = {
+    "backtest.start": "the window is one for the whole sweep: give it with --start/--end",
+    "backtest.end": "the window is one for the whole sweep: give it with --start/--end",
+    "strategy.symbol": "the sweep's sessions come from one traded ETF: set it for the whole sweep with --set strategy.symbol=...",
+}
+
+
+def _same(value: Any) -> str:
+    """A value's identity for the duplicate check: 1 and 1.0 are one value."""
+    return repr(float(value)) if isinstance(value, int | float) and not isinstance(value, bool) else _literal(value)
+
+
 def read_grid(path: Path) -> Grid:
     """The cartesian product of the `[grid]` lists, as `--set key=value` lists. A GridError names the file, the key
     and what is valid."""
@@ -98,6 +113,16 @@ def read_grid(path: Path) -> Grid:
             raise GridError(f'{path}: [grid] key {key!r} names no config key: use "section.key" = [values], e.g. "strategy.base_weight"')
         if not isinstance(grid[key], list) or not grid[key]:
             raise GridError(f"{path}: [grid] key {key!r} = {grid[key]!r}: needs a non-empty list of values, e.g. {key!r} = [0.3, 0.5]")
+        if key.split(".", 1)[0] not in VARIED_SECTIONS:
+            raise GridError(f"{path}: [grid] key {key!r}: a sweep varies only [{'], ['.join(VARIED_SECTIONS)}] keys per member; "
+                            f"set {key} for the whole sweep with --set or --config")
+        if key in SHARED_KEYS:
+            raise GridError(f"{path}: [grid] key {key!r}: {SHARED_KEYS[key]}")
+        seen = [_same(v) for v in grid[key]]
+        repeated = sorted({_literal(v) for v, c in zip(grid[key], seen, strict=True) if seen.count(c) > 1})
+        if repeated:
+            raise GridError(f"{path}: [grid] key {key!r} lists {', '.join(repeated)} more than once: each value once (a repeated variant "
+                            "inflates the trial count of the deflated Sharpe ratio)")
     variants = [[f"{k}={_literal(v)}" for k, v in zip(keys, combo, strict=True)] for combo in itertools.product(*(grid[k] for k in keys))]
     sweep = doc.get("sweep", {})
     if not isinstance(sweep, dict):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 
 EARLIEST = date(1900, 1, 1)
 LATEST = date(2100, 12, 31)
@@ -73,3 +73,15 @@ def check_window(start: date, end: date, sessions: Sequence[date], what: str, *,
         held = "no trading session" if not inside else f"only {len(inside)} trading session ({inside[0]})"
         raise DateError(f"{first_arg} {start} .. {last_arg} {end} holds {held}; a run needs at least {min_sessions}; {valid}")
     return inside
+
+
+def parse_instant(text: str, arg: str) -> datetime:
+    """`text` as an instant (ISO 8601, e.g. 2024-09-03T09:00-04:00; a bare date is midnight UTC; no offset is UTC), or
+    DateError naming `arg`."""
+    raw = text.strip()
+    try:
+        instant = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise DateError(f"{arg} {text!r}: expected a date YYYY-MM-DD or an ISO time such as 2024-09-03T09:00-04:00") from None
+    parse_day(instant.date().isoformat(), arg)  # the same range as every date argument
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)

@@ -173,6 +173,10 @@ def load_config(config_file: Path | None = None, overrides: Sequence[str] = ()) 
         if len(lines) == 1:
             raise ConfigError(f"invalid configuration: {lines[0]}") from None
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+    state = store_dir(cfg)
+    if state.exists() and not state.is_dir():
+        raise ConfigError(f"invalid configuration: {origins.get('data.store_dir', 'data.store_dir')}: key 'data.store_dir' = "
+                          f"{cfg.data.store_dir!r}: {state} is a file, not a directory: point it at a directory (it is created if missing)")
     return LoadedConfig(cfg, tuple(sources))
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from config.numeric import number_fields_take_numbers
 from signals.params import SignalParams
 from strategies.params import BacktestParams, StrategyParams
 
@@ -22,6 +23,11 @@ class Frozen(BaseModel):
     """Base for every config model: immutable, unknown keys are errors."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numbers_are_numbers(cls, data: Any) -> Any:
+        return number_fields_take_numbers(cls.model_fields, data)
 
 
 def _check_hhmm(value: str) -> str:
@@ -190,6 +196,13 @@ class DataConfig(Frozen):
     pack_dir: str = Field(description="the data pack; relative paths are from the project root; CUTCYCLE_DATA_DIR wins")
     store_dir: str = Field(description="local state: the store, journals; relative paths are from the project root")
     fomc_schedule_file: str = Field(description="TOML file with the published schedule of upcoming FOMC meetings")
+
+    @field_validator("pack_dir", "store_dir", "fomc_schedule_file")
+    @classmethod
+    def _not_empty(cls, value: str) -> str:
+        if not value.strip():  # "" would resolve to the project root itself
+            raise ValueError("an empty path: give a directory or file (relative paths are from the project root)")
+        return value
 
 
 class FredConfig(Frozen):

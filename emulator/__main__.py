@@ -17,6 +17,8 @@ import sys
 from datetime import date, datetime
 from pathlib import Path
 
+from cli.dates import DateError, parse_day, parse_instant
+from cli.numbers import port, port_in_use, positive_float
 from clock import SystemClock, ensure_utc
 from emulator.exchange import Exchange
 from emulator.seed import demo_exchange, pack_exchange
@@ -28,10 +30,10 @@ log = logging.getLogger("emulator")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m emulator", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="bind address (loopback only by default)")
-    parser.add_argument("--port", type=int, default=8765, help="TCP port; 0 picks a free one")
+    parser.add_argument("--port", type=port, default=8765, help="TCP port; 0 picks a free one")
     parser.add_argument("--state", type=Path, default=None, help="JSON state file kept across restarts")
     parser.add_argument("--start", default=None, help="manual time to start at (ISO, aware); default: follow the wall clock")
-    parser.add_argument("--cash", type=float, default=100_000.0, help="starting cash of a new account")
+    parser.add_argument("--cash", type=positive_float, default=100_000.0, help="starting cash of a new account")
     parser.add_argument("--store", type=Path, default=None, help="serve this cutcycle store's IWM/SPY bars (needs --window)")
     parser.add_argument("--window", nargs=2, metavar=("FROM", "TO"), default=None, help="the sessions to serve from --store")
     args = parser.parse_args(argv)
@@ -43,15 +45,27 @@ def main(argv: list[str] | None = None) -> int:
         log.error("set APCA_API_KEY_ID and APCA_API_SECRET_KEY: the emulator accepts only those keys")
         return 2
     system = SystemClock()
-    start = ensure_utc(datetime.fromisoformat(args.start)) if args.start else system.now()
+    try:
+        start = ensure_utc(parse_instant(args.start, "--start")) if args.start else system.now()
+        window = (parse_day(args.window[0], "--window FROM"), parse_day(args.window[1], "--window TO")) if args.window else None
+    except DateError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
     if args.store is not None:
-        exchange = _store_exchange(args.store, args.window, start, args.cash)
+        exchange = _store_exchange(args.store, window, start, args.cash)
         if exchange is None:
             return 2
     else:
         exchange = demo_exchange(start, path=args.state, cash=args.cash)
     exchange.follow_clock = None if args.start else system
-    server = EmulatorServer(exchange, key_id=key_id, secret_key=secret, host=args.host, port=args.port)
+    try:
+        server = EmulatorServer(exchange, key_id=key_id, secret_key=secret, host=args.host, port=args.port)
+    except OSError as exc:
+        line = port_in_use(exc, args.port, "emulator")
+        if line is None:
+            raise
+        sys.stderr.write(f"error: {line}\n")
+        return 1
     clock_note = f"its clock starts at {start:%Y-%m-%d %H:%M} UTC and moves only when told" if args.start else "its clock follows the wall clock"
     sys.stderr.write(f"Alpaca emulator listening on {server.url} (state: {args.state or 'memory only'}; {clock_note}); Ctrl-C stops it\n")
     sys.stderr.flush()
@@ -62,16 +76,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _store_exchange(path: Path, window: list[str], start: datetime, cash: float) -> Exchange | None:
+def _store_exchange(path: Path, window: tuple[date, date] | None, start: datetime, cash: float) -> Exchange | None:
     from datastore.store import Store
 
     if not path.is_file():
         log.error("--store %s: no such store (run `main.py data status` or a backtest once to import the pack)", path)
         return None
-    try:
-        first, last = date.fromisoformat(window[0]), date.fromisoformat(window[1])
-    except ValueError as exc:
-        log.error("--window %s %s: %s (expected YYYY-MM-DD YYYY-MM-DD)", window[0], window[1], exc)
+    assert window is not None  # --store and --window go together
+    first, last = window
+    if last < first:
+        log.error("--window %s %s: TO is before FROM", first, last)
         return None
     store = Store(path)
     try:

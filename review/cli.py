@@ -121,11 +121,22 @@ def session_summary(journals: Sequence[Path], kind: str, benchmark_closes: Mappi
             f"{equity.index[0].date()} .. {equity.index[-1].date()}; buy and hold over the same days: {versus or 'no benchmark bars'}\n{where}")
 
 
+def _check_within(ref: RunRef, start: date | None, end: date | None) -> None:
+    """`--from/--to` must overlap the run's window: a range wholly outside it can only list nothing."""
+    first, last = ref.info.start_day, ref.info.end_day
+    window = f"run {ref.run_id} covers {first or '?'} .. {last or '?'}"
+    if start is not None and last and start.isoformat() > last:
+        raise ReviewError(f"trades: --from {start} is after the run's last day; {window}")
+    if end is not None and first and end.isoformat() < first:
+        raise ReviewError(f"trades: --to {end} is before the run's first day; {window}")
+
+
 def trades_command(journals: Sequence[Path], run_id: str, *, start: date | None = None, end: date | None = None, symbol: str | None = None,
                    fmt: Format = "text") -> str:
     """The run's trades (lots paired first in first out) held within [start, end], with the decision behind each and its P&L."""
     with open_runs(journals) as source:
         ref = source.run(run_id)
+        _check_within(ref, start, end)
         trades = select_trades(pair_trades(source, ref), start=start, end=end, symbol=symbol)
     if fmt == "json":
         return to_json([t.to_json() for t in trades])

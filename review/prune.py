@@ -1,17 +1,20 @@
 """`main.py runs prune`: free the disk old runs use.
 
-Runs are selected by age (`older_than` days since they started), kind, and `keep` (the newest N of the selection
-stay). A journal file is removed only when every run in it is selected (journals are append-only: rows are never
-deleted from one); a sweep's folder goes with its last member, a simulation's state folder with its journal. A
+Runs are selected by age (`older_than` days since they started by the wall clock: a simulation's `created_at` is
+its simulated start, the horizon of its job ledger, so its age comes from the wall-clock stamp its run id carries,
+`simulate-START-END-YYYYMMDDTHHMMSS`), kind, and `keep` (the newest N of the selection stay; 0 keeps none). A
+journal file is removed only when every run in it is selected (journals are append-only: rows are never deleted
+from one); a sweep's folder goes with its last member, a simulation's state folder with its journal. A
 paper session is never removed without `force`: its journal is the trader's record of real orders.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from review.runs import RunRef, open_runs
@@ -38,7 +41,18 @@ def _companions(journal: Path) -> list[Path]:
     return [journal, journal.with_name(journal.name + "-wal"), journal.with_name(journal.name + "-shm")]
 
 
-def prune_runs(journals: Sequence[Path], now: datetime, *, older_than_days: float | None = None, kinds: Sequence[str] = (), keep: int = 0,
+_WALL_STAMP = re.compile(r"-(\d{8}T\d{6})$")
+
+
+def started(ref: RunRef) -> datetime:
+    """When the run was started, by the wall clock (UTC); see the module docstring for simulations."""
+    stamp = _WALL_STAMP.search(ref.run_id) if ref.info.kind == "simulation" else None
+    if stamp:
+        return datetime.strptime(stamp.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+    return datetime.fromisoformat(ref.info.created_at.replace("Z", "+00:00"))
+
+
+def prune_runs(journals: Sequence[Path], now: datetime, *, older_than_days: float | None = None, kinds: Sequence[str] = (), keep: int | None = None,
                force: bool = False, dry_run: bool = False, roots: Sequence[Path] = ()) -> PruneResult:
     """Remove the selected runs' journals (see the module docstring). `roots` are the journal directories: a folder
     under one of them (a sweep's, a simulation's) that the removal leaves without a journal goes too."""
@@ -47,9 +61,10 @@ def prune_runs(journals: Sequence[Path], now: datetime, *, older_than_days: floa
     chosen = [r for r in refs if not kinds or r.info.kind in kinds]
     if older_than_days is not None:
         cutoff = now - timedelta(days=older_than_days)
-        chosen = [r for r in chosen if datetime.fromisoformat(r.info.created_at.replace("Z", "+00:00")) <= cutoff]
-    if keep > 0:
-        newest = {r.run_id for r in sorted((r for r in refs if not kinds or r.info.kind in kinds), key=lambda r: r.info.created_at)[-keep:]}
+        chosen = [r for r in chosen if started(r) <= cutoff]
+    if keep is not None:  # keep=0 keeps none of the selection
+        ordered = sorted((r for r in refs if not kinds or r.info.kind in kinds), key=started)
+        newest = {r.run_id for r in ordered[-keep:]} if keep else set()
         chosen = [r for r in chosen if r.run_id not in newest]
     protected = [r for r in chosen if r.info.kind in PROTECTED_KINDS and not force]
     chosen = [r for r in chosen if r not in protected]
