@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time as walltime
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -25,6 +25,7 @@ from runner.compose import open_session
 from runner.paper import JOB_THREAD, PaperRunner, data_refresh
 from runner.status import collect_status
 from tests.integration.test_paper_support import KEYS, Rig, rig
+from tests.servers.ports import wait_for
 
 WEDNESDAY, THURSDAY = date(2024, 7, 10), date(2024, 7, 11)
 
@@ -45,15 +46,6 @@ def _ledger(r: Rig) -> dict[tuple[str, str], str]:
     return {(str(j), str(d)): str(o) for j, d, o in _rows(r, "SELECT job, trading_day, outcome FROM job_ledger")}
 
 
-def _wait(predicate: Callable[[], bool], what: str, seconds: float = 30.0) -> None:
-    deadline = walltime.monotonic() + seconds
-    while walltime.monotonic() < deadline:
-        if predicate():
-            return
-        walltime.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @contextmanager
 def _running(runner: PaperRunner) -> Iterator[BackgroundScheduler]:
     sched = runner.build_scheduler(BackgroundScheduler)
@@ -72,14 +64,14 @@ def test_decision_pre_open_reconcile_and_expiry_run_on_the_scheduler_thread(pack
     with rig(pack_store, tmp_path, WEDNESDAY, date(2024, 7, 12), at=_at(WEDNESDAY, 16, 31)) as r, r.session(mode="paper") as (s, _):
         runner = PaperRunner(s.deps, tick=timedelta(seconds=0.1), reconcile_every=timedelta(seconds=0.1))
         with _running(runner):
-            _wait(lambda: ("decision", "2024-07-10") in _ledger(r), "the 16:30 decision")
+            wait_for(lambda: ("decision", "2024-07-10") in _ledger(r), 30.0, "the 16:30 decision", poll=0.05)
             r.exchange.partial_fills["IWM"] = 7  # the open fills 7 shares: the order stays open in the session
             r.move(_at(THURSDAY, 8, 46))
-            _wait(lambda: ("pre_open", "2024-07-11") in _ledger(r), "the 08:45 pre-open")
+            wait_for(lambda: ("pre_open", "2024-07-11") in _ledger(r), 30.0, "the 08:45 pre-open", poll=0.05)
             r.move(_at(THURSDAY, 9, 35))
-            _wait(lambda: bool(_rows(r, "SELECT 1 FROM fills WHERE symbol='IWM'")), "the intraday reconcile to journal the open's fill")
+            wait_for(lambda: bool(_rows(r, "SELECT 1 FROM fills WHERE symbol='IWM'")), 30.0, "the intraday reconcile to journal the open's fill", poll=0.05)
             r.move(_at(THURSDAY, 11, 31))
-            _wait(lambda: ("expiry", "2024-07-11") in _ledger(r), "the 11:30 expiry job")
+            wait_for(lambda: ("expiry", "2024-07-11") in _ledger(r), 30.0, "the 11:30 expiry job", poll=0.05)
         health = s.deps.health
         ledger = _ledger(r)
         posted = list(r.exchange.post_log)
@@ -99,16 +91,16 @@ def test_a_job_failing_on_the_worker_thread_is_counted_retried_and_shown(pack_st
     with rig(pack_store, tmp_path, WEDNESDAY, date(2024, 7, 12), at=_at(WEDNESDAY, 16, 20)) as r, r.session(mode="paper") as (s, _):
         runner = PaperRunner(s.deps, tick=timedelta(seconds=0.1))
         with _running(runner):
-            _wait(runner.heartbeat_path.exists, "the first heartbeat")
+            wait_for(runner.heartbeat_path.exists, 30.0, "the first heartbeat", poll=0.05)
             r.server.faults.add(FaultRule("*", "unauthorized", times=None))  # every call now answers 401
             r.move(_at(WEDNESDAY, 16, 31))
-            _wait(lambda: s.deps.health.jobs_failed >= 1, "the decision to fail")
+            wait_for(lambda: s.deps.health.jobs_failed >= 1, 30.0, "the decision to fail", poll=0.05)
             walltime.sleep(0.5)
             attempts_soon = s.deps.health.jobs_failed
             seen = collect_status(r.cfg, KEYS, r.clock, offline=True, state_dir=s.deps.state_dir)  # `main.py status`
             r.server.faults.clear()
             r.move(_at(WEDNESDAY, 16, 34))  # past the retry delay: tried again, and this time it works
-            _wait(lambda: ("decision", "2024-07-10") in _ledger(r), "the retried decision")
+            wait_for(lambda: ("decision", "2024-07-10") in _ledger(r), 30.0, "the retried decision", poll=0.05)
         health = s.deps.health
     assert attempts_soon == 1  # not retried every tick: once per RETRY_FAILED_AFTER
     assert seen.health.state == "fresh" and seen.health.failing == ("decision 2024-07-10: 1 attempts",)
@@ -128,10 +120,10 @@ def test_a_trigger_dropped_as_too_late_still_sends_the_orders_before_the_cutoff(
         with r.session(mode="paper") as (s, _):
             runner = PaperRunner(s.deps, tick=timedelta(hours=1))  # only the missed-trigger catch-up can run it in time
             with _running(runner) as sched:
-                _wait(runner.heartbeat_path.exists, "the first tick")
+                wait_for(runner.heartbeat_path.exists, 30.0, "the first tick", poll=0.05)
                 r.move(_at(THURSDAY, 9, 20))  # the process was stopped across 08:45
                 sched.modify_job("pre_open", next_run_time=SystemClock().now() - timedelta(minutes=35))  # what the scheduler sees on waking
-                _wait(lambda: ("pre_open", "2024-07-11") in _ledger(r), "the caught-up pre-open")
+                wait_for(lambda: ("pre_open", "2024-07-11") in _ledger(r), 30.0, "the caught-up pre-open", poll=0.05)
             late = s.deps.health.extra.get("late_triggers")
         posted = list(r.exchange.post_log)
         ledger = _ledger(r)

@@ -21,11 +21,11 @@ def listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def wait_for(predicate: Callable[[], bool], seconds: float, what: str) -> None:
-    """Poll `predicate` every 0.2 s until it holds; AssertionError naming `what` after `seconds`."""
+def wait_for(predicate: Callable[[], bool], seconds: float, what: str, poll: float = 0.2) -> None:
+    """Poll `predicate` every `poll` seconds until it holds; AssertionError naming `what` after `seconds`."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if predicate():
             return
-        time.sleep(0.2)
+        time.sleep(poll)
     raise AssertionError(f"timed out waiting for {what}")
