@@ -666,7 +666,8 @@ def cmd_report(app: App, args: argparse.Namespace) -> int:
     store = app.store()
     closes = benchmark_closes_from_bars({s: store.bars(s) for s in ("IWM", "SPY")})
     out = output_file(args.out, "--out", HTML_SUFFIXES)
-    for path in report_command(journal_paths(app), args.run, out=out, benchmark_closes=closes, progress=sys.stderr):
+    reports = store_dir(app.cfg) / "reports"
+    for path in report_command(journal_paths(app), args.run, out=out, benchmark_closes=closes, progress=sys.stderr, reports_dir=reports):
         print(path)
     return EXIT_OK
 
@@ -732,7 +733,7 @@ def add_review_commands(sub: Any) -> None:
 
     report = sub.add_parser("report", help="a self-contained HTML report (charts embedded) plus the charts as PNG files")
     report.add_argument("run", help="run id (or a unique prefix)")
-    report.add_argument("--out", metavar="FILE.html", help="where to write it (default: reports/<run>.html)")
+    report.add_argument("--out", metavar="FILE.html", help="where to write it (default: <data.store_dir>/reports/<run>.html)")
     report.set_defaults(handler=cmd_report)
 
     compare = sub.add_parser("compare", help="two runs side by side: metrics, equity, the days their decisions differ")

@@ -161,12 +161,14 @@ def explain_command(journals: Sequence[Path], run_id: str, day: date, *, fmt: Fo
 
 
 def report_command(journals: Sequence[Path], run_id: str, *, out: Path | None = None, png_dir: Path | None = None,
-                   benchmark_closes: Mapping[str, pd.Series] | None = None, progress: TextIO | None = None) -> list[Path]:
-    """Write the run's HTML report (default `reports/<run>.html`) and its charts as PNGs; returns the files written."""
+                   benchmark_closes: Mapping[str, pd.Series] | None = None, progress: TextIO | None = None,
+                   reports_dir: Path = Path("reports")) -> list[Path]:
+    """Write the run's HTML report (default `<reports_dir>/<run>.html`; `main.py` passes `<data.store_dir>/reports`, so
+    reports sit beside the journals whatever the current directory) and its charts as PNGs; returns the files written."""
     with open_runs(journals) as source:
         ref = source.run(run_id)
         report = build_report(source, ref, benchmark_closes=benchmark_closes, progress=progress)
-    return write_report(report, out if out is not None else Path("reports") / f"{ref.run_id}.html", png_dir)
+    return write_report(report, out if out is not None else reports_dir / f"{ref.run_id}.html", png_dir)
 
 
 def compare_command(journals: Sequence[Path], run_a: str, run_b: str, *, fmt: Format = "text", out: Path | None = None,

@@ -172,3 +172,16 @@ def test_12_runs_show_their_disk_and_prune_frees_it(capsys: pytest.CaptureFixtur
     assert [r["kind"] for r in json.loads(run(capsys, [*sets, "runs", "--json"], env)[1])] == ["paper"]
     code, out, _ = run(capsys, [*sets, "runs", "prune", "--older-than", "0", "--force"], env)
     assert "removed 1 run(s)" in out and not (tmp_path / "state" / "paper" / "paper.sqlite").exists()
+
+
+def test_a_report_without_out_goes_beside_the_journals_whatever_the_directory(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+                                                                                two_runs: tuple[list[str], dict[str, str], dict[str, dict[str, object]]],
+                                                                                tmp_path: Path) -> None:
+    sets, env, docs = two_runs
+    monkeypatch.chdir(tmp_path)  # somewhere else than the repository
+    run_id = str(docs["base"]["run_id"])
+    code, out, _ = run(capsys, [*sets, "report", run_id], env)
+    state = Path(sets[1].split("=", 1)[1].strip('"'))
+    expected = state / "reports" / f"{run_id}.html"
+    assert code == 0 and expected.is_file() and str(expected) in out
+    assert not (tmp_path / "reports").exists()
