@@ -55,4 +55,8 @@ def test_deleting_the_lock_file_does_not_let_a_second_trader_start(pack_store: S
     assert second.returncode == 2, second.stdout + second.stderr
     assert "another paper trader" in second.stderr and "Traceback" not in second.stderr
     assert '"running": true' in status.stdout, status.stdout  # status sees the trader through the directory lock
-    assert [line for line in (tmp_path / "first.out").read_text().splitlines() if "ERROR" in line] == []
+    # The first trader runs on the real wall clock: a scheduled job that fires during the test (16:30 ET on a weekday)
+    # fails on the pack's old bars, which is its own business; nothing else may go wrong, and nothing about the lock.
+    output = (tmp_path / "first.out").read_text()
+    assert "Traceback" not in output
+    assert [line for line in output.splitlines() if "ERROR" in line and "runner.jobs: job " not in line] == [], output[-3000:]
