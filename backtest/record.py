@@ -146,8 +146,11 @@ class RunLog:
         executemany each: a statement per row costs more than the simulation)."""
         if self.journal is None:
             return
-        self.journal.record_days(self.run_id, self._books, self._positions)
+        # taken out of the buffers before writing: an interrupt (Ctrl-C, SIGTERM) inside the write must not leave them
+        # to be written again by the caller's `finally` (a second insert of the same days fails on the primary key)
+        books, positions = self._books, self._positions
         self._books, self._positions = [], []
+        self.journal.record_days(self.run_id, books, positions)
         if self.writer is not None:
             heads, blocks = self.writer.take()
             self.journal.record_decision_heads(self.run_id, heads)
