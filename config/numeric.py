@@ -1,12 +1,15 @@
 """Numbers in the config are numbers: a number field refuses a boolean (`--set strategy.base_weight=true` is not 1.0)
 and a string (`base_weight = "0.6"` in a variant is a typo or a quoting mistake, not 0.6). An integer stays valid
-for a float field (`initial_cash = 100000`). Every config model's base applies `number_fields_take_numbers`."""
+for a float field (`initial_cash = 100000`). `Frozen` is the one base of every config model (config.schema, the
+strategy's and the signals' parameters): immutable, unknown keys are errors, numbers only from numbers."""
 
 from __future__ import annotations
 
 import types
 from collections.abc import Mapping
 from typing import Any, Union, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, model_validator
 
 _NUMBERS = (int, float)
 
@@ -31,3 +34,14 @@ def number_fields_take_numbers(fields: Mapping[str, Any], data: Any) -> Any:
             kind = "a boolean" if isinstance(value, bool) else "a string"
             raise ValueError(f"key '{key}' = {value!r}: expected a number, got {kind} (write a number without quotes, e.g. 0.6)")
     return data
+
+
+class Frozen(BaseModel):
+    """Base for every config model: immutable, unknown keys are errors, a number field takes only numbers."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numbers_are_numbers(cls, data: Any) -> Any:
+        return number_fields_take_numbers(cls.model_fields, data)

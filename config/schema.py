@@ -8,26 +8,15 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from config.numeric import number_fields_take_numbers
+from config.numeric import Frozen
 from signals.params import SignalParams
 from strategies.params import BacktestParams, StrategyParams
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-
-
-class Frozen(BaseModel):
-    """Base for every config model: immutable, unknown keys are errors."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _numbers_are_numbers(cls, data: Any) -> Any:
-        return number_fields_take_numbers(cls.model_fields, data)
 
 
 def _check_hhmm(value: str) -> str:

@@ -7,22 +7,12 @@ signal functions take it as an argument and never read configuration themselves.
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
-from config.numeric import number_fields_take_numbers
+from config.numeric import Frozen as _Frozen
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _numbers_are_numbers(cls, data: Any) -> Any:
-        return number_fields_take_numbers(cls.model_fields, data)
 
 
 def _hhmm(value: str) -> str:

@@ -7,20 +7,11 @@ window). Their sections live in config/default.toml as [strategy] and [backtest]
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from config.numeric import number_fields_take_numbers
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _numbers_are_numbers(cls, data: Any) -> Any:
-        return number_fields_take_numbers(cls.model_fields, data)
+from config.numeric import Frozen as _Frozen
 
 
 class SoftLandingParams(_Frozen):
