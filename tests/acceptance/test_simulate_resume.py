@@ -4,6 +4,7 @@ ids). A used emulator account with nothing to resume is refused with how to star
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -18,6 +19,7 @@ from clock import NEW_YORK, ManualClock
 from datastore.store import Store
 from emulator.server import EmulatorServer
 from main import main
+from review.runs import open_runs
 from tests.acceptance.test_paper_process import ROOT
 from tests.integration.test_paper_support import KEYS, rig
 from tests.servers.ports import wait_for
@@ -77,11 +79,18 @@ def test_a_killed_simulation_resumes_where_it_stopped(pack_store: Store, pack_di
         # holding shares, which a backtest cannot: parity names that, and finds no decision that differs on the same inputs
         code = main([*_sets(r.folder, r.server), "parity", resumed, "--json"], env=env, clock=ManualClock(WALL))
         parity = capsys.readouterr().out
+        with sqlite3.connect(journal) as db:  # the memory the resumed run's first decision carried
+            first_day, session_target = db.execute("SELECT day, target_json FROM decisions WHERE run_id=? ORDER BY day LIMIT 1", (resumed,)).fetchone()
+        [replay_journal] = (r.folder / "journals").glob(f"replay-{resumed}-*.sqlite")
+        with open_runs([replay_journal]) as source:
+            replayed = {row["day"]: json.loads(row["target_json"]) for row in source.decisions(source.runs()[0])}
     assert orders == expected_orders and positions == expected_positions, (orders, expected_orders, ledger, again.stdout)
     assert len(accepted) == len(set(accepted))
     assert len(days) == len(set(days)) == 19 and runs == ["running", "stopped"]  # the killed run never finished
     assert code == 0 and "logic or config differs" not in parity, parity[:3000]
     assert "the session began holding" in parity and "a backtest cannot start holding shares" in parity, parity[:3000]
+    remembered = json.loads(session_target)["memory"]
+    assert remembered and replayed[first_day]["memory"] == remembered  # the killed run's tranche dates reached the replay
 
 
 def test_a_used_emulator_with_nothing_to_resume_is_refused(pack_store: Store, pack_dir: Path, tmp_path: Path,
