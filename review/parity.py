@@ -156,9 +156,23 @@ def _doc(value: object) -> str:
     return json.dumps(rounded(value), sort_keys=True)
 
 
+def _began_holding(first: sqlite3.Row) -> str | None:
+    """The cause of the first decision's difference when the session began holding shares (a resumed or restarted
+    session): its replay starts from the same value in cash, since a backtest cannot start holding shares."""
+    inputs = json.loads(first["inputs_json"] or "{}")
+    shares = inputs.get("shares") if isinstance(inputs, dict) else None
+    held = {str(k): float(q) for k, q in shares.items() if float(q)} if isinstance(shares, dict) else {}
+    if not held:
+        return None
+    shown = ", ".join(f"{q:g} {k}" for k, q in sorted(held.items()))
+    return (f"book differed: the session began holding {shown}; the replay starts from the same value in cash (a backtest cannot"
+            " start holding shares), so sizing differs until the two books meet")
+
+
 def _decisions(sess: list[sqlite3.Row], rep: list[sqlite3.Row], book: Callable[[str], str | None], codes: tuple[str, str]) -> tuple[list[ParityDiff], set[str]]:
     by_day = {r["day"]: r for r in rep}
     diffs, differing = [], set()
+    began = _began_holding(sess[0]) if sess else None
     for s in sess:
         r = by_day.get(s["day"])
         if r is None:
@@ -179,7 +193,7 @@ def _decisions(sess: list[sqlite3.Row], rep: list[sqlite3.Row], book: Callable[[
             detail = f"session {s['regime']}/{s['phase']} {_doc(ts)}; replay {r['regime']}/{r['phase']} {_doc(tr)}"
         causes = _input_causes(s, r)
         if not causes:
-            found = _reason_cause(s, r, *codes) or book(s["day"])
+            found = (began if s is sess[0] else None) or _reason_cause(s, r, *codes) or book(s["day"])
             causes = [found or "logic or config differs (same inputs)"]
         diffs += [ParityDiff(s["day"], "decision", detail, c) for c in causes]
     decided = {s["day"] for s in sess}
@@ -305,12 +319,6 @@ def _book_cause(bs: _Books, br: _Books) -> Callable[[str], str | None]:
             return None
         gap = br.daily[common[i]][0] - bs.daily[common[i]][0]
         if abs(gap) <= MONEY_TOLERANCE:
-            held_s = {k: q for k, (q, _) in bs.positions.get(common[i], {}).items()}
-            held_r = {k: q for k, (q, _) in br.positions.get(common[i], {}).items()}
-            if held_s != held_r and day <= common[0]:
-                shown = ", ".join(f"{q:g} {k}" for k, q in sorted(held_s.items())) or "cash only"
-                return (f"book differed: the session began holding {shown}; the replay starts from the same value in cash (a backtest cannot"
-                        " start holding shares), so sizing differs until the two books meet")
             return None
         interest = interest_r[i] - interest_s[i]
         if abs(interest) > MONEY_TOLERANCE and abs(gap - interest) <= 0.1 * abs(interest) + MONEY_TOLERANCE:
