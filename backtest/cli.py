@@ -20,6 +20,7 @@ from backtest.cluster import run_tasks
 from backtest.curve import Curve
 from backtest.folds import FoldMethod, make_folds
 from backtest.inputs import (
+    gc_paused,
     journal_dir,
     open_store,
     pit_source,
@@ -71,15 +72,18 @@ def backtest_command(
     strategy, costs, signals = cfg.strategy, cfg.backtest, cfg.signals
     store = open_store(cfg, env, clock)
     cache = SnapshotCache(snapshot_cache_dir(cfg))
-    try:
-        symbols = sorted({strategy.symbol, *costs.benchmarks} | ({strategy.crisis.defensive_symbol} - {""}))
-        market = load_market(store, symbols)
-        first, last = window(market, strategy.symbol, costs, start, end)
-        days = market.sessions(strategy.symbol, first, last)
-        snapshots = cache.history(pit_source(store, cfg), days, signals, market.versions)  # loads the PIT data on a miss only
-    finally:
-        store.close()
-    gc.freeze()  # the inputs live as long as the command: the collector need not walk them again on every full pass
+    # the inputs live as long as the command: no collector pass while they are built or loaded (a full pass would
+    # walk their million objects), then frozen out of every later pass
+    with gc_paused():
+        try:
+            symbols = sorted({strategy.symbol, *costs.benchmarks} | ({strategy.crisis.defensive_symbol} - {""}))
+            market = load_market(store, symbols)
+            first, last = window(market, strategy.symbol, costs, start, end)
+            days = market.sessions(strategy.symbol, first, last)
+            snapshots = cache.history(pit_source(store, cfg), days, signals, market.versions)  # loads the PIT data on a miss only
+        finally:
+            store.close()
+        gc.freeze()
     created = clock.now()
     effective = {"strategy": strategy.model_dump(), "backtest": costs.model_dump(), "signals": signals.model_dump(), "sources": list(loaded.sources)}
     base_id = f"bt-{created:%Y%m%dT%H%M%S}-{config_hash(effective)[:6]}"

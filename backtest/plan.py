@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from backtest.inputs import journal_dir, load_inputs, open_store, signal_key, snapshot_cache_dir, window
+from backtest.inputs import gc_paused, journal_dir, load_inputs, open_store, signal_key, snapshot_cache_dir, window
 from backtest.run import PROJECT_ROOT, RunSpec, code_version
 from backtest.snapshot_cache import SnapshotCache
 from backtest.sweep import Grid, GridError, SharedInputs, VariantTask, read_grid
@@ -86,9 +86,10 @@ def plan_sweep(
     first, last = window(inputs.market, strategies[0].symbol, costs[0], start, end)
     days = inputs.market.sessions(strategies[0].symbol, first, last)
     cache = SnapshotCache(snapshot_cache_dir(base))
-    histories = {key: cache.history(inputs.pit, days, params, inputs.market.versions) for key, params in signal_sets.items()}
+    with gc_paused():  # long-lived inputs, shared with forked workers: no collector passes over them, then frozen
+        histories = {key: cache.history(inputs.pit, days, params, inputs.market.versions) for key, params in signal_sets.items()}
+        gc.freeze()
     cache.save_new()  # the members run in other processes: what they pack into the journal blocks stays there
-    gc.freeze()  # long-lived inputs, shared with forked workers: no collector passes over them
     created = clock.now()
     sweep_id = f"{kind}-{created:%Y%m%dT%H%M%S}"
     folder = journal_dir(base) / sweep_id

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from backtest import metrics
@@ -128,7 +129,7 @@ def run_backtest(
     # (a feed that is never traded would cost backtrader as much per bar as the traded one)
     symbols = [strategy.symbol, *([strategy.crisis.defensive_symbol] if strategy.crisis.defensive_symbol not in ("", strategy.symbol) else [])]
     bars = {s: market.bars[s] for s in symbols}
-    journal = Journal(journal_path) if journal_path is not None else None
+    journal = Journal(journal_path, durable=False) if journal_path is not None else None
     blocks = getattr(snapshots, "blocks", None)  # a SnapshotHistory packs its records once for every run on it
     if not isinstance(blocks, SnapshotBlocks):
         blocks = SnapshotBlocks(market.sessions(strategy.symbol, start, end), lookup)
@@ -189,8 +190,9 @@ def _result(log: RunLog, market: MarketData, strategy: StrategyParams, costs: Ba
         hedge_payoff=payoff,
     )
     benches = {}
+    index = pd.DatetimeIndex(np.array(days, dtype="datetime64[D]"))
     for sym in costs.benchmarks:
-        closes = market.bars[sym]["close"].reindex(pd.DatetimeIndex([pd.Timestamp(d) for d in days]))
+        closes = market.bars[sym]["close"].reindex(index)
         series = closes.to_numpy(dtype=float).tolist()
         benches[sym] = metrics.buy_and_hold(days, series, rf, costs.initial_cash)
     return BacktestResult(

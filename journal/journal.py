@@ -95,7 +95,11 @@ class RunInfo:
 class Journal:
     """Open (or create) a journal file."""
 
-    def __init__(self, path: Path, *, timeout_seconds: float = 30.0) -> None:
+    def __init__(self, path: Path, *, timeout_seconds: float = 30.0, durable: bool = True) -> None:
+        """`durable=False` (a backtest's journal, which its inputs can rebuild) commits without waiting for the disk:
+        SQLite's `synchronous=NORMAL` in WAL mode survives the process being killed, and a power cut may lose only
+        the last commits, never the file (https://www.sqlite.org/pragma.html#pragma_synchronous). The paper
+        trader's journal stays `FULL`: an order it sent must be on disk before the next one."""
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         path.parent.chmod(0o700)
         self.path = path
@@ -103,7 +107,7 @@ class Journal:
         # thread at a time, never two at once.
         self._db = sqlite3.connect(path, isolation_level=None, timeout=timeout_seconds, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._batching = False
         version = self._schema_version()

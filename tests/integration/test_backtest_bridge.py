@@ -131,3 +131,26 @@ def test_the_crisis_leg_is_in_cash_earning_the_bill_rate(run: tuple[BacktestResu
     rows = j.query("SELECT * FROM equity WHERE run_id='bridge-test' AND day BETWEEN '2008-10-01' AND '2008-12-31'")
     assert all(r["shares_value"] == 0 for r in rows)
     assert all(r["interest"] > 0 for r in rows)
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_date_numbers_are_backtraders_own(unit: str) -> None:
+    """The bridge's array conversion gives exactly `bt.date2num` of every day, whatever the index's resolution."""
+    import backtrader as bt
+
+    from broker.backtest_bridge import date_numbers
+
+    index = pd.date_range("1900-01-01", "2100-12-31", freq="D", unit=unit)
+    assert date_numbers(index) == [bt.date2num(ts.to_pydatetime()) for ts in index]
+
+
+@pytest.mark.parametrize(
+    "index",
+    [pd.DatetimeIndex(["2024-01-02", "2024-01-03 09:30"]), pd.date_range("2024-01-02", periods=3, tz="America/New_York")],
+    ids=["intraday stamp", "time-zone-aware"],
+)
+def test_date_numbers_refuse_what_is_not_a_day(index: pd.DatetimeIndex) -> None:
+    from broker.backtest_bridge import date_numbers
+
+    with pytest.raises(ValueError, match="daily bars must be indexed by"):
+        date_numbers(index)

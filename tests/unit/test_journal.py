@@ -65,3 +65,16 @@ def test_batched_writes_commit_at_checkpoints_and_at_close(tmp_path: Path) -> No
     j.close_batch()
     assert reader.execute("SELECT count(*) FROM events").fetchone()[0] == 2
     reader.close()
+
+
+def test_commits_wait_for_the_disk_unless_the_journal_can_be_rebuilt(tmp_path: Path) -> None:
+    """The paper trader's journal (the default) is synchronous=FULL; a backtest's (durable=False) NORMAL, still in WAL."""
+    paper = Journal(tmp_path / "paper.sqlite")
+    backtest = Journal(tmp_path / "backtest.sqlite", durable=False)
+    try:
+        assert paper._db.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+        assert backtest._db.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
+        assert backtest._db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        paper.close()
+        backtest.close()
