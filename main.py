@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from backtest.sweep import GridError
-from cli.argv import hoist_global_options, label_text, unknown_options_hint
+from cli.argv import Parser, chosen_parser, hoist_global_options, label_text, unknown_options_hint
 from cli.boundary import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, Failure, UsageError, guarded, state_file
 from cli.dates import check_day, check_window, parse_day
 from cli.numbers import non_negative_float, non_negative_int, port, port_in_use, positive_float, positive_int, years
@@ -756,18 +756,18 @@ Handler = Callable[[App, argparse.Namespace], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="main.py", description="cutcycle: trade IWM through Fed rate-cut cycles, backtest and paper")
+    parser = Parser(prog="main.py", description="cutcycle: trade IWM through Fed rate-cut cycles, backtest and paper")
     parser.add_argument("--config", type=Path, help="a config or variant TOML file merged over config/default.toml")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config key (repeatable)")
     parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log verbosity (stderr)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    config = sub.add_parser("config", help="show the effective configuration").add_subparsers(dest="action", required=True)
+    config = sub.add_parser("config", help="show the effective configuration").add_subparsers(dest="action", required=True, metavar="ACTION")
     show = config.add_parser("show", help="print the merged config (secrets redacted)")
     show.add_argument("--json", action="store_true", help="machine-readable output")
     show.set_defaults(handler=cmd_config_show)
 
-    data = sub.add_parser("data", help="the local data store").add_subparsers(dest="action", required=True)
+    data = sub.add_parser("data", help="the local data store").add_subparsers(dest="action", required=True, metavar="ACTION")
     status = data.add_parser("status", help="each series: range, rows, last available_at, staleness")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.add_argument("--as-of", help="judge staleness at this date (YYYY-MM-DD) instead of now")
@@ -818,7 +818,7 @@ def main(argv: Sequence[str] | None = None, env: dict[str, str] | None = None, c
     parser = build_parser()
     args, extra = parser.parse_known_args(hoist_global_options(sys.argv[1:] if argv is None else argv, GLOBAL_OPTIONS, GLOBAL_OPTIONS))
     if extra:  # argparse's own message, with the option this CLI has for a misspelt or borrowed one
-        parser.error(f"unrecognized arguments: {' '.join(extra)}{unknown_options_hint(parser, args, extra)}")
+        chosen_parser(parser, args).error(f"unrecognized arguments: {' '.join(extra)}{unknown_options_hint(parser, args, extra)}")
     environment = dict(os.environ if env is None else env)
     setup_logging(args.log_level, Secrets.from_env(environment))
     app: App | None = None

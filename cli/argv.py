@@ -1,11 +1,23 @@
 """The command line before argparse sees it and after it refuses it: global options accepted after the subcommand
-(`main.py backtest --set strategy.base_weight=0.3`) and a hint for an option this CLI spells differently."""
+(`main.py backtest --set strategy.base_weight=0.3`), a hint for an option this CLI spells differently, and one
+`error:` line for every mistake argparse catches (`Parser`)."""
 
 from __future__ import annotations
 
 import argparse
 import difflib
 from collections.abc import Sequence
+from typing import NoReturn
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser with its refusals on one line: `main.py backtest: error: <what> (`main.py backtest --help`
+    shows the usage)`, exit 2. argparse prints the usage block first, which puts the one line that says what is
+    wrong below several that do not. Subcommand parsers are of the same class (argparse's default)."""
+
+    def error(self, message: str) -> NoReturn:
+        pointer = "" if "--help`" in message else f" (`{self.prog} --help` shows the usage)"
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}{pointer}\n")
 
 
 def hoist_global_options(argv: Sequence[str], options: Sequence[str], with_value: Sequence[str]) -> list[str]:
@@ -43,7 +55,7 @@ SYNONYMS = {"--from": "--start", "--since": "--start", "--begin": "--start", "--
             "--variant": "--config", "--override": "--set", "--date": "--as-of", "--asof": "--as-of", "--out": "--output"}
 
 
-def _chosen(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+def chosen_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
     """The (sub)parser that parsed the command `args` names (`data status` is two levels down)."""
     current = parser
     for dest in ("command", "action"):
@@ -58,7 +70,7 @@ def _chosen(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argpar
 def unknown_options_hint(parser: argparse.ArgumentParser, args: argparse.Namespace, extra: Sequence[str]) -> str:
     """'; did you mean ...' for each unrecognized `--option` in `extra`, from the chosen command's own options (a
     close spelling, or the synonym another tool uses); '' when nothing is close."""
-    chosen = _chosen(parser, args)
+    chosen = chosen_parser(parser, args)
     known = [s for a in chosen._actions for s in a.option_strings if s.startswith("--")] + [s for a in parser._actions for s in a.option_strings
                                                                                          if s.startswith("--")]
     hints = []

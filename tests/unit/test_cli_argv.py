@@ -34,7 +34,27 @@ def test_nothing_close_gives_argparse_own_message(capsys: pytest.CaptureFixture[
     with pytest.raises(SystemExit) as stop:
         main(["backtest", "--zzz"], env={})
     err = capsys.readouterr().err
-    assert stop.value.code == 2 and err.strip().endswith("main.py: error: unrecognized arguments: --zzz"), err
+    assert stop.value.code == 2 and err == "main.py backtest: error: unrecognized arguments: --zzz (`main.py backtest --help` shows the usage)\n", err
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    ([], "main.py: error: the following arguments are required: COMMAND"),
+    (["nosuch"], "main.py: error: argument COMMAND: invalid choice: 'nosuch'"),
+    (["data"], "main.py data: error: the following arguments are required: ACTION"),
+    (["config", "shw"], "main.py config: error: argument ACTION: invalid choice: 'shw'"),
+    (["backtest", "--start"], "main.py backtest: error: argument --start: expected one argument"),
+    (["backtest", "stray"], "main.py backtest: error: unrecognized arguments: stray"),
+    (["--log-level", "LOUD", "backtest"], "main.py: error: argument --log-level: invalid choice: 'LOUD'"),
+    (["signals", "--history", "2020-01-02"], "main.py signals: error: argument --history: expected 2 arguments"),
+])
+def test_every_refusal_of_the_command_line_is_one_line_naming_the_argument(argv: list[str], says: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """No usage block before the error: the one line that says what is wrong, and where the usage is."""
+    with pytest.raises(SystemExit) as stop:
+        main(argv, env={})
+    captured = capsys.readouterr()
+    assert stop.value.code == 2 and captured.out == ""
+    [line] = captured.err.splitlines()
+    assert line.startswith(says) and line.endswith("--help` shows the usage)"), line
 
 
 @pytest.mark.parametrize("label", ["x\x1b[31mred", "tab\there", "  "])
