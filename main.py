@@ -517,7 +517,7 @@ def cmd_emulator(app: App, args: argparse.Namespace) -> int:
     from emulator.__main__ import main as emulator_main
 
     forwarded = list(args.emulator_args)
-    return emulator_main(forwarded[1:] if forwarded[:1] == ["--"] else forwarded)
+    return emulator_main(forwarded[1:] if forwarded[:1] == ["--"] else forwarded, prog="main.py emulator --")
 
 
 def cmd_status(app: App, args: argparse.Namespace) -> int:

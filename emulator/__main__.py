@@ -17,6 +17,7 @@ import sys
 from datetime import date, datetime
 from pathlib import Path
 
+from cli.argv import Parser
 from cli.dates import DateError, parse_day, parse_instant
 from cli.numbers import port, port_in_use, positive_float
 from clock import SystemClock, ensure_utc
@@ -27,8 +28,8 @@ from emulator.server import EmulatorServer
 log = logging.getLogger("emulator")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m emulator", description=__doc__)
+def main(argv: list[str] | None = None, prog: str = "python -m emulator") -> int:
+    parser = Parser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1", help="bind address (loopback only by default)")
     parser.add_argument("--port", type=port, default=8765, help="TCP port; 0 picks a free one")
     parser.add_argument("--state", type=Path, default=None, help="JSON state file kept across restarts")

@@ -46,6 +46,7 @@ def test_nothing_close_gives_argparse_own_message(capsys: pytest.CaptureFixture[
     (["backtest", "stray"], "main.py backtest: error: unrecognized arguments: stray"),
     (["--log-level", "LOUD", "backtest"], "main.py: error: argument --log-level: invalid choice: 'LOUD'"),
     (["signals", "--history", "2020-01-02"], "main.py signals: error: argument --history: expected 2 arguments"),
+    (["emulator", "--", "--port", "x"], "main.py emulator --: error: argument --port: 'x': expected a whole number"),
 ])
 def test_every_refusal_of_the_command_line_is_one_line_naming_the_argument(argv: list[str], says: str, capsys: pytest.CaptureFixture[str]) -> None:
     """No usage block before the error: the one line that says what is wrong, and where the usage is."""
