@@ -31,7 +31,7 @@ from datastore.errors import DataError, SourceConfigError, SourceUnavailable
 from datastore.pack_import import import_pack
 from datastore.store import Store
 from review.runs import ReviewError
-from review.tables import fit_width
+from review.tables import fit_width, text_table
 
 log = logging.getLogger("cutcycle")
 
@@ -85,14 +85,6 @@ def end_of_day(day: date) -> datetime:
 
 def print_json(value: Any) -> None:
     print(json.dumps(value, indent=2, sort_keys=False, default=str, allow_nan=False))
-
-
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    cells = [[str(h) for h in headers], *[["" if c is None else str(c) for c in row] for row in rows]]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 # -- config ------------------------------------------------------------------------------------------------------
@@ -184,7 +176,7 @@ def cmd_data_status(app: App, args: argparse.Namespace) -> int:
          "STALE" if r.stale else "ok" if r.rows else "-", r.note)  # "-": nothing published yet at that date
         for r in rows
     ]
-    print(format_table(["id", "kind", "source", "first", "last", "rows", "last available (UTC)", "", "note"], table))
+    print(text_table(["id", "kind", "source", "first", "last", "rows", "last available (UTC)", "", "note"], table, wrap=[8]))
     stale = sum(r.stale for r in rows)
     print(f"\n{len(rows)} datasets, {stale} stale. Run `main.py data sync` with FRED_API_KEY / APCA_API_* set to refresh.")
     return EXIT_OK
@@ -267,7 +259,7 @@ def cmd_data_releases(app: App, args: argparse.Namespace) -> int:
          et(x.next_published) + (" (overdue)" if x.next_published is not None and x.next_published <= now else ""), x.next_basis)
         for x in lines
     ]
-    print(format_table(["series", "last period", "published", "from", "next period", "expected", "from"], rows))
+    print(text_table(["series", "last period", "published", "from", "next period", "expected", "from"], rows, wrap=[3, 6]))
     return EXIT_OK
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from review.tables import text_table
+from review.tables import fit_width, text_table
 from signals.events import HORIZONS, Window, add_months
 from signals.indicators import describe
 from signals.scorecard import BLIP_SESSIONS, FOLLOW_MONTHS, LOOKBACK_MONTHS, WARNING_CALLS, Scorecard
@@ -181,28 +181,38 @@ def _cell(w: Window | None) -> str:
 
 
 def events_table(studies: Sequence[CycleStudy]) -> str:
-    """A readable table of every cycle, then the thesis claims and whether they hold."""
-    head = ["first cut", "regime", "recession", "pause", "later phase", *[f"{m}m small/large" for m in HORIZONS], "12m dd small/large"]
-    lines = [" | ".join(head), " | ".join("---" for _ in head)]
-    for s in studies:
-        cells = [
-            f"{s.first_cut} ({s.first_cut_bp:+.0f}{', inter-meeting' if s.first_cut_intermeeting else ''})",
+    """Every cycle, its returns from the first cut and from the later phase (small/large, in two tables that fit a
+    120-column terminal), then the thesis claims and whether they hold."""
+    cycles = [
+        [
+            str(s.first_cut),
+            f"{s.first_cut_bp:+.0f}{' inter-meeting' if s.first_cut_intermeeting else ''}",
             s.regime_at_first_cut or "-",
             {True: "yes", False: "no", None: "?"}[s.recession_followed],
             str(s.pause_start or "-"),
             str(s.later_phase_start or "-"),
-            *[_cell(s.after_first_cut.get(m)) for m in HORIZONS],
-            f"{_num(s.max_drawdown_12m[0], '{:+.1%}')}/{_num(s.max_drawdown_12m[1], '{:+.1%}')}",
+            s.regime_at_later_phase or "-" if s.later_phase_start else "-",
         ]
-        lines.append(" | ".join(cells))
+        for s in studies
+    ]
+    returns: list[list[str]] = []
+    for s in studies:
+        drawdown = f"{_num(s.max_drawdown_12m[0], '{:+.1%}')}/{_num(s.max_drawdown_12m[1], '{:+.1%}')}"
+        returns.append([str(s.first_cut), "first cut", *[_cell(s.after_first_cut.get(m)) for m in HORIZONS], drawdown])
         if s.after_later_phase:
-            later = [f"  later phase {s.later_phase_start}", s.regime_at_later_phase or "-", "", "", "",
-                     *[_cell(s.after_later_phase.get(m)) for m in HORIZONS], ""]
-            lines.append(" | ".join(later))
-    lines += ["", "small = ^RUT, large = ^GSPC (price returns); 'e' = IWM/SPY (dividend-adjusted); '*' = incomplete window", ""]
+            returns.append([str(s.later_phase_start), "later phase", *[_cell(s.after_later_phase.get(m)) for m in HORIZONS], ""])
+    lines = [
+        text_table(["first cut", "bp", "regime", "recession", "pause", "later phase", "regime then"], cycles),
+        "",
+        "returns after each start, small/large caps:",
+        text_table(["from", "start", *[f"{m}m" for m in HORIZONS], "12m drawdown"], returns),
+        "",
+        "small = ^RUT, large = ^GSPC (price returns); 'e' = IWM/SPY (dividend-adjusted); '*' = incomplete window",
+        "",
+    ]
     for c in thesis_claims(studies):
         lines.append(f"{c.claim}: {c.verdict.upper()} - {c.evidence}")
-    return "\n".join(lines) + "\n"
+    return fit_width("\n".join(lines) + "\n")
 
 
 def events_json(studies: Sequence[CycleStudy]) -> str:
@@ -253,12 +263,12 @@ def scorecard_text(card: Scorecard) -> str:
     """The scorecard as text: call statistics and what followed entries per regime, recessions, unfollowed alarms."""
     lines = [f"regime calls {card.start} .. {card.end}: {card.sessions} sessions, {card.changes} changes ({card.flips_per_year:.1f} a year), "
              f"{card.blips} blips (spells under {BLIP_SESSIONS} sessions that flip back)", ""]
-    head = ["regime", "share", "spells", "median", "blips", *[f"{m}m IWM/SPY/small-large (n)" for m in HORIZONS]]
-    rows = []
-    for r in card.regimes:
-        cells = [f"{_pct(f[0])}/{_pct(f[1])}/{_pct(f[2])} ({f[3]})" if f[3] else "- (0)" for f in (r.forward[m] for m in HORIZONS)]
-        rows.append([r.regime, f"{r.share:.1%}", r.spells, f"{r.median_sessions:g}", r.blips, *cells])
-    lines += [text_table(head, rows), "",
+    stats = [[r.regime, f"{r.share:.1%}", r.spells, f"{r.median_sessions:g}", r.blips] for r in card.regimes]
+    lines += [text_table(["regime", "share of sessions", "spells", "median spell (sessions)", "blips"], stats), ""]
+    forward = [[r.regime, *[f"{_pct(f[0])}/{_pct(f[1])}/{_pct(f[2])} ({f[3]})" if f[3] else "- (0)" for f in (r.forward[m] for m in HORIZONS)]]
+               for r in card.regimes]
+    lines += ["what followed each entry: IWM/SPY/small minus large (entries):",
+              text_table(["regime", *[f"{m}m" for m in HORIZONS]], forward), "",
               "Returns from the close of each entry session (IWM and SPY, dividend-adjusted), averaged over complete windows.", ""]
     if card.recessions:
         head = ["NBER recession", *[f"first {c} (lead)" for c in WARNING_CALLS]]
@@ -276,4 +286,4 @@ def scorecard_text(card: Scorecard) -> str:
     lines += [f"  {a.start}  {a.regime} ({a.sessions} sessions)" for a in unfollowed]
     if pending:
         lines.append(f"  not yet known (labels end too early): {', '.join(f'{a.start} {a.regime}' for a in pending)}")
-    return "\n".join(lines) + "\n"
+    return fit_width("\n".join(lines) + "\n")

@@ -111,6 +111,17 @@ def test_8_output_fits_a_terminal(capsys: pytest.CaptureFixture[str], two_runs: 
     assert "NOTE: the windows differ" not in text
 
 
+@pytest.mark.parametrize("command", [["events"], ["regimes"], ["data", "status"], ["data", "releases"], ["data", "releases", "--upcoming"],
+                                     ["signals", "--as-of", "2020-03-16"], ["doctor"]])
+def test_8b_every_text_view_fits_a_terminal(command: list[str], capsys: pytest.CaptureFixture[str],
+                                            two_runs: tuple[list[str], dict[str, str], dict[str, dict[str, object]]]) -> None:
+    """The tables and their notes fit 120 columns (a cell too long wraps inside its column; prose wraps under its label)."""
+    sets, env, _ = two_runs
+    code, out, _ = run(capsys, [*sets, *command], env)
+    assert code in (0, 1) and out.strip(), (code, out)
+    assert max(len(line) for line in out.splitlines()) <= 120, [line for line in out.splitlines() if len(line) > 120][:3]
+
+
 def test_9_every_run_knows_its_window(capsys: pytest.CaptureFixture[str], two_runs: tuple[list[str], dict[str, str], dict[str, dict[str, object]]],
                                       tmp_path: Path) -> None:
     sets, env, docs = two_runs
