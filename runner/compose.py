@@ -164,9 +164,13 @@ def open_journal(state: Path) -> Journal:
 def open_session(
     cfg: AppConfig, env: Mapping[str, str], clock: Clock, *, mode: str, dry_run: bool,
     refresh: Callable[[Store, Secrets], None] | None = None, state_dir: Path | None = None, run_id: str | None = None,
+    resume: bool = False,
 ) -> PaperSession:
     """Lock, check keys, open the journal and the store, connect to the broker (bind + clock check), start a run.
 
+    `resume` (a simulation killed half way, started again): `run_id` is the interrupted run, which goes on (one
+    session, one run: its run ledger says which jobs are done) when its effective config is the same; with a
+    different config the interrupted run is closed as `interrupted` and a new run starts with it as its parent.
     Every setting comes from `cfg` (the one parsed config: defaults, `--config` variant, `--set`), as for a backtest."""
     check_decision_time(cfg)
     state = state_dir or paper_state_dir(cfg)
@@ -182,16 +186,25 @@ def open_session(
         closers.append(store.close)
         strategy = cfg.strategy
         now = clock.now()
-        run_id = run_id or fresh_run_id(journal, f"{mode}-{now:%Y%m%dT%H%M%S}")
         guard = EndpointGuard(live=cfg.alpaca.live, allow_live=secrets.allow_live)
         clients = build_clients(cfg.alpaca, secrets, guard=guard, wall=clock)
-        broker = AlpacaBroker(clients, journal, run_id=run_id, clock=clock, guard=guard, sleep=clock.sleep, kill_switch=KillSwitch(state / "KILL"))
-        broker.connect()
         effective = effective_config(cfg, clients.trading_url, mode=mode, dry_run=dry_run)
-        kind = "paper" if mode == "paper" else "simulation"
-        journal.start_run(run_id, kind=kind, label=f"{mode}{' --dry-run' if dry_run else ''}", created_at=now, config=effective,
-                          config_hash=config_hash(effective), data_versions=store.versions(), code_version=code_version(PROJECT_ROOT))
-        closers.append(lambda: journal.finish_run(run_id, finished_at=clock.now(), status="stopped"))
+        interrupted = journal.run(run_id) if resume and run_id else None
+        goes_on = interrupted is not None and interrupted.status == "running" and interrupted.config_hash == config_hash(effective)
+        given = run_id if goes_on or interrupted is None else None  # a resumed run that cannot go on is followed by a new one
+        session_run = given or fresh_run_id(journal, f"{mode}-{now:%Y%m%dT%H%M%S}")
+        parent = None if goes_on or interrupted is None else interrupted.run_id
+        broker = AlpacaBroker(clients, journal, run_id=session_run, clock=clock, guard=guard, sleep=clock.sleep, kill_switch=KillSwitch(state / "KILL"))
+        broker.connect()
+        if goes_on:
+            journal.record_event(session_run, at=now, kind="resumed", message=f"resumed at {now.isoformat()}: the process had stopped without closing the run")
+        else:
+            if interrupted is not None and interrupted.status == "running":  # its config differs: a new run follows it
+                journal.finish_run(interrupted.run_id, finished_at=now, status="interrupted")
+            kind = "paper" if mode == "paper" else "simulation"
+            journal.start_run(session_run, kind=kind, label=f"{mode}{' --dry-run' if dry_run else ''}", created_at=now, config=effective, parent_id=parent,
+                              config_hash=config_hash(effective), data_versions=store.versions(), code_version=code_version(PROJECT_ROOT))
+        closers.append(lambda: journal.finish_run(session_run, finished_at=clock.now(), status="stopped"))
         snapshots = StoreSnapshots(store, cfg, cfg.signals, list(load_schedule(resolve_path(cfg.data.fomc_schedule_file))))
         reads = broker.reads
 
@@ -219,7 +232,7 @@ def open_session(
 
         deps = PaperDeps(
             journal=journal, broker=broker, reconcile=Reconciler(broker).run, calendar=TradingCalendar(sessions, clock=clock), snapshot=snapshots,
-            strategy=strategy, clock=clock, state_dir=state, run_id=run_id, chain=chain, option_mark=option_mark,
+            strategy=strategy, clock=clock, state_dir=state, run_id=session_run, chain=chain, option_mark=option_mark,
             refresh=do_refresh if refresh is not None else None, closes=closes, dry_run=dry_run,
             health=Health(started_at=now.isoformat(), mode="dry-run" if dry_run else mode),
         )

@@ -119,8 +119,9 @@ def emulator_account(base_url: str) -> EmulatorAccount:
                            tuple(str(o["client_order_id"]) for o in state["orders"] if o["status"] not in done))
 
 
-def interrupted_simulation(root: Path, start: date, end: date, endpoint: str) -> Path | None:
-    """The state directory of the latest simulation of this window against this endpoint that never finished (killed)."""
+def interrupted_simulation(root: Path, start: date, end: date, endpoint: str) -> tuple[Path, str] | None:
+    """(state directory, run id) of the latest simulation of this window against this endpoint that never finished
+    (killed), or None."""
     for folder in sorted(root.glob(f"simulate-{start:%Y%m%d}-{end:%Y%m%d}-*"), reverse=True):
         journal = folder / "paper.sqlite"
         if not journal.is_file():
@@ -131,11 +132,11 @@ def interrupted_simulation(root: Path, start: date, end: date, endpoint: str) ->
             continue
         try:
             bound = db.execute("SELECT value FROM meta WHERE key='endpoint'").fetchone()
-            last = db.execute("SELECT status FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1").fetchone()
+            last = db.execute("SELECT status, run_id FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1").fetchone()
         finally:
             db.close()
         if bound is not None and str(bound[0]) == endpoint and last is not None and last[0] == "running":
-            return folder
+            return folder, str(last[1])
         return None  # only the latest simulation of the window may be resumed
     return None
 
@@ -180,12 +181,13 @@ def simulate_command(cfg: AppConfig, env: Mapping[str, str], start: date, end: d
                         f"error: the emulator at {url} is not a fresh account ({'; '.join(used)}) and no interrupted simulation of "
                         f"{start} .. {end} against it is in {state_dir.parent} to resume; restart the emulator to start fresh (restart "
                         f"`main.py emulator` with a new --state file, or none, and --start before the window)")
-                state_dir, resumed = interrupted, f"resumed {interrupted.name} from {account.now.astimezone(NEW_YORK):%Y-%m-%d %H:%M} ET; "
+                state_dir, run_id = interrupted
+                resumed = f"resumed {state_dir.name} from {account.now.astimezone(NEW_YORK):%Y-%m-%d %H:%M} ET; "
                 # A second before the emulator's clock: the wake the kill interrupted (fired at that instant) fires again.
                 clock.set(max(clock.now(), account.now - timedelta(seconds=1)))
             else:
                 setter(clock.now())
-        session = open_session(cfg, env, clock, mode="simulate", dry_run=dry_run, run_id=run_id, state_dir=state_dir)
+        session = open_session(cfg, env, clock, mode="simulate", dry_run=dry_run, run_id=run_id, state_dir=state_dir, resume=bool(resumed))
     except (AlreadyRunning, MissingKeys, StateRefused, ValueError) as exc:
         return EXIT_BAD_INPUT, f"error: {exc}"
     except (BrokerError, OSError) as exc:
