@@ -164,13 +164,14 @@ def open_journal(state: Path) -> Journal:
 def open_session(
     cfg: AppConfig, env: Mapping[str, str], clock: Clock, *, mode: str, dry_run: bool,
     refresh: Callable[[Store, Secrets], None] | None = None, state_dir: Path | None = None, run_id: str | None = None,
-    resume: bool = False,
+    resume: bool = False, follower_id: str | None = None,
 ) -> PaperSession:
     """Lock, check keys, open the journal and the store, connect to the broker (bind + clock check), start a run.
 
     `resume` (a simulation killed half way, started again): `run_id` is the interrupted run, which goes on (one
     session, one run: its run ledger says which jobs are done) when its effective config is the same; with a
-    different config the interrupted run is closed as `interrupted` and a new run starts with it as its parent.
+    different config the interrupted run is closed as `interrupted` and a new run (`follower_id`, or a fresh id)
+    starts with it as its parent.
     Every setting comes from `cfg` (the one parsed config: defaults, `--config` variant, `--set`), as for a backtest."""
     check_decision_time(cfg)
     state = state_dir or paper_state_dir(cfg)
@@ -192,7 +193,7 @@ def open_session(
         interrupted = journal.run(run_id) if resume and run_id else None
         goes_on = interrupted is not None and interrupted.status == "running" and interrupted.config_hash == config_hash(effective)
         given = run_id if goes_on or interrupted is None else None  # a resumed run that cannot go on is followed by a new one
-        session_run = given or fresh_run_id(journal, f"{mode}-{now:%Y%m%dT%H%M%S}")
+        session_run = given or fresh_run_id(journal, follower_id or f"{mode}-{now:%Y%m%dT%H%M%S}")
         parent = None if goes_on or interrupted is None else interrupted.run_id
         broker = AlpacaBroker(clients, journal, run_id=session_run, clock=clock, guard=guard, sleep=clock.sleep, kill_switch=KillSwitch(state / "KILL"))
         broker.connect()

@@ -167,7 +167,7 @@ def simulate_command(cfg: AppConfig, env: Mapping[str, str], start: date, end: d
         if is_loopback(url):
             # Alpaca's 200 requests/min is not the local emulator's: pacing to it would make a simulated day take seconds.
             cfg = cfg.model_copy(update={"alpaca": cfg.alpaca.model_copy(update={"requests_per_minute": LOOPBACK_REQUESTS_PER_MINUTE})})
-        run_id = f"simulate-{start:%Y%m%d}-{end:%Y%m%d}-{wall.now():%Y%m%dT%H%M%S}"
+        run_id = new_id = f"simulate-{start:%Y%m%d}-{end:%Y%m%d}-{wall.now():%Y%m%dT%H%M%S}"  # the wall stamp `runs prune` ages it by
         state_dir = simulation_state_dir(cfg, run_id)
         if set_broker_time is not None:
             setter(clock.now())
@@ -187,7 +187,8 @@ def simulate_command(cfg: AppConfig, env: Mapping[str, str], start: date, end: d
                 clock.set(max(clock.now(), account.now - timedelta(seconds=1)))
             else:
                 setter(clock.now())
-        session = open_session(cfg, env, clock, mode="simulate", dry_run=dry_run, run_id=run_id, state_dir=state_dir, resume=bool(resumed))
+        session = open_session(cfg, env, clock, mode="simulate", dry_run=dry_run, run_id=run_id, state_dir=state_dir, resume=bool(resumed),
+                               follower_id=new_id)
     except (AlreadyRunning, MissingKeys, StateRefused, ValueError) as exc:
         return EXIT_BAD_INPUT, f"error: {exc}"
     except (BrokerError, OSError) as exc:

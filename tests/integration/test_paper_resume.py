@@ -45,10 +45,11 @@ def test_a_resumed_simulation_is_one_run_unless_its_config_changed(pack_store: S
 
         _killed(journal)
         other = r.cfg.model_copy(update={"strategy": r.cfg.strategy.model_copy(update={"base_weight": 0.3})})
-        changed = open_session(other, KEYS, r.clock, mode="simulate", dry_run=False, run_id=RUN, state_dir=state, resume=True)
+        follows = "simulate-20240708-20240712-20261102T130000"  # wall-stamped, as `runs prune` reads a simulation's age
+        changed = open_session(other, KEYS, r.clock, mode="simulate", dry_run=False, run_id=RUN, state_dir=state, resume=True, follower_id=follows)
         try:
             follower = changed.deps.run_id
         finally:
             changed.close()
-    assert follower != RUN
+    assert follower == follows
     assert _runs(journal) == [(RUN, "interrupted", None), (follower, "stopped", RUN)]
