@@ -84,6 +84,8 @@ class RunLog:
             # only the decisions that changed the target or sent orders
             self.writer.add(snapshot, target_json, target.reasons)
             self._last_target = held
+        else:
+            self.writer.cover(snapshot.day)
         at = snapshot.as_of
         for intent in intents:
             self.journal.record_intent(self.run_id, intent, at=at)

@@ -201,6 +201,14 @@ class DecisionWriter:
         self._block.add(day, decision_parts(day, target, reasons))
         self._heads.append((day, snapshot.as_of, snapshot.regime.name, snapshot.regime.runner_up, snapshot.phase.name))
 
+    def cover(self, day: date) -> None:
+        """A day decided but not stored (a compact journal's unchanged target): its snapshot block is still copied, so
+        the journal knows every day's market inputs and regime (the metrics' bill rate, the regime scorecard)."""
+        index = self._blocks.block_of(day)
+        if index is not None and index not in self._written:
+            self._written.add(index)
+            self._needed.append(index)
+
     def take(self) -> tuple[list[tuple[str, datetime, str, str | None, str | None]], list[Block]]:
         """(heads, blocks) collected since the last call: every decision taken is complete in the journal."""
         blocks = [self._blocks.packed(i, self.detail) for i in self._needed]
@@ -215,10 +223,11 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str, allow_nan=False)
 
 
-def _unpack(blob: bytes, wanted: set[str], build: Callable[[dict[str, Any], str, str], Any], only: set[str] | None = None) -> dict[str, Any]:
+def _unpack(blob: bytes, wanted: set[str] | None, build: Callable[[dict[str, Any], str, str], Any], only: set[str] | None = None) -> dict[str, Any]:
+    """The block's days in `wanted` (None: all), each built by `build(parts, day, detail)` from its `only` parts."""
     doc = json.loads(zlib.decompress(blob))
     days: list[str] = doc["days"]
-    rows = [i for i, day in enumerate(days) if day in wanted]
+    rows = [i for i, day in enumerate(days) if wanted is None or day in wanted]
     if not rows:
         return {}
     parts: list[dict[str, Any]] = [{} for _ in rows]
@@ -286,17 +295,22 @@ def decision_rows(db: sqlite3.Connection, run_id: str, day: str | None = None) -
     return out
 
 
-def decision_markets(db: sqlite3.Connection, run_id: str) -> dict[str, dict[str, Any]]:
-    """Each decision day's market inputs (`inputs_json`'s "market": closes, VIX, the bill rate), by day, without
-    rebuilding the rest of the record: what the metrics need from a run of thousands of decisions."""
-    rows = db.execute("SELECT day, inputs_json FROM decisions WHERE run_id=? ORDER BY day", (run_id,)).fetchall()
-    wanted = {str(day) for day, inputs in rows if inputs == IN_BLOCKS}
-    from_blocks: dict[str, Any] = {}
-    if wanted:
-        for (blob,) in db.execute("SELECT parts FROM decision_blocks WHERE run_id=? AND kind='snapshot'", (run_id,)):
-            from_blocks.update(_unpack(blob, wanted, lambda parts, _day, _detail: parts["market"], only={"market"}))
-    out: dict[str, dict[str, Any]] = {}
-    for day, inputs in rows:
-        market = from_blocks.get(str(day)) if inputs == IN_BLOCKS else (json.loads(inputs or "{}") or {}).get("market")
-        out[str(day)] = market if isinstance(market, dict) else {}
-    return out
+def blocks_detail(db: sqlite3.Connection, run_id: str) -> Detail | None:
+    """How the run stored its records in blocks: "full", "compact" (a sweep member's default: decisions only on the
+    days its target changed), or None (full rows, a paper session's)."""
+    row = db.execute("SELECT parts FROM decision_blocks WHERE run_id=? AND kind='snapshot' LIMIT 1", (run_id,)).fetchone()
+    return None if row is None else "compact" if json.loads(zlib.decompress(row[0]))["detail"] == "compact" else "full"
+
+
+def daily_signals(db: sqlite3.Connection, run_id: str) -> dict[str, tuple[dict[str, Any], str]]:
+    """(market inputs, regime called) of every day the run's journal knows, by day: each day of its snapshot blocks
+    (a backtest's, or a compact sweep member's, whose blocks cover every day it ran though it keeps decisions only
+    where its target changed) and each full decision row (a paper session's). The market part is `inputs_json`'s
+    "market" (closes, VIX, the bill rate); only these parts are decoded."""
+    out: dict[str, tuple[dict[str, Any], str]] = {}
+    for (blob,) in db.execute("SELECT parts FROM decision_blocks WHERE run_id=? AND kind='snapshot'", (run_id,)):
+        out.update(_unpack(blob, None, lambda parts, _day, _detail: (parts["market"], str(parts["regime"]["name"])), only={"market", "regime"}))
+    for day, regime, inputs in db.execute("SELECT day, regime, inputs_json FROM decisions WHERE run_id=? AND inputs_json != ?", (run_id, IN_BLOCKS)):
+        market = (json.loads(inputs or "{}") or {}).get("market")
+        out[str(day)] = (market if isinstance(market, dict) else {}, str(regime))
+    return dict(sorted(out.items()))

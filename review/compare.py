@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
+from datetime import date
 from html import escape
 from typing import Any
 
@@ -50,6 +51,7 @@ class Comparison:
     common_days: tuple[str, ...] = ()
     window_a: str = ""
     window_b: str = ""
+    compact: tuple[bool, bool] = (False, False)  # A, B: a sweep member that stored decisions only where its target changed
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -112,10 +114,10 @@ def why_different(a: sqlite3.Row, b: sqlite3.Row, config_diff: list[tuple[str, A
 
 def run_scorecard(source: RunSource, ref: RunRef, closes: dict[str, pd.Series], recession_months: pd.Series) -> Scorecard | None:
     """The scorecard of the regime calls a run journaled (None when it decided nothing)."""
-    rows = source.decisions(ref)
-    if not rows:
+    calls = source.regime_calls(ref)
+    if not calls:
         return None
-    return scorecard([pd.Timestamp(r["day"]).date() for r in rows], [r["regime"] for r in rows], closes, recession_months)
+    return scorecard([date.fromisoformat(day) for day, _ in calls], [regime for _, regime in calls], closes, recession_months)
 
 
 def compare_runs(source: RunSource, a: RunRef, b: RunRef, closes: dict[str, pd.Series] | None = None,
@@ -134,13 +136,17 @@ def compare_runs(source: RunSource, a: RunRef, b: RunRef, closes: dict[str, pd.S
             why = why_different(ra, rb, config_diff, _book_at(eq_a, day), _book_at(eq_b, day))
             diffs.append(DecisionDiff(day, ra["regime"], rb["regime"], ta, tb, what, why))
     chart = charts.curves_chart({f"A {a.info.label}": eq_a, f"B {b.info.label}": eq_b}, f"{a.run_id} vs {b.run_id}")
-    only_a, only_b = len(rows_a.keys() - rows_b.keys()), len(rows_b.keys() - rows_a.keys())
+    # days one run decided that the other did not run at all (a compact member ran every day of its window, though it
+    # stored only the days its target changed)
+    ran_a = set(pd.DatetimeIndex(eq_a.index).strftime("%Y-%m-%d")) | rows_a.keys()
+    ran_b = set(pd.DatetimeIndex(eq_b.index).strftime("%Y-%m-%d")) | rows_b.keys()
+    only_a, only_b = len(rows_a.keys() - ran_b), len(rows_b.keys() - ran_a)
     cards = None
     if closes is not None and recession_months is not None:
         card_a, card_b = run_scorecard(source, a, closes, recession_months), run_scorecard(source, b, closes, recession_months)
         cards = (card_a, card_b) if card_a is not None and card_b is not None else None
     return Comparison(a, b, source.measure(a, eq_a), source.measure(b, eq_b), config_diff, diffs, only_a, only_b, chart, cards,
-                      tuple(sorted(rows_a.keys() & rows_b.keys())), _window(a, eq_a), _window(b, eq_b))
+                      tuple(sorted(rows_a.keys() & rows_b.keys())), _window(a, eq_a), _window(b, eq_b), (source.compact(a), source.compact(b)))
 
 
 def _book_at(curve: pd.Series, day: str) -> float | None:
@@ -204,6 +210,10 @@ def render_compare(c: Comparison, *, limit: int = 40, width: int | None = 120) -
     lines = [f"A: {c.a.run_id} ({c.a.info.kind}, {c.a.info.label}) {c.window_a}", f"B: {c.b.run_id} ({c.b.info.kind}, {c.b.info.label}) {c.window_b}"]
     if c.window_a != c.window_b:
         lines.append(f"NOTE: the windows differ; metrics are over each run's own window, decisions compared on the {len(c.common_days)} day(s) both decided")
+    for name, compact in zip("AB", c.compact, strict=True):
+        if compact:
+            lines.append(f"NOTE: {name} is a sweep member with a compact journal (decisions stored only on the days its target changed): "
+                         f"decisions are compared on the {len(c.common_days)} day(s) both stored; a sweep with --full-journal compares every day")
     lines += ["", text_table(["metric", "A", "B"], _metric_rows(c)), ""]
     lines += ["config differences:", text_table(["key", "A", "B"], c.config_diff, width=width) if c.config_diff else "  none", ""]
     grouped = spans(c)

@@ -58,13 +58,6 @@ class DayRecord:
         }
 
 
-def _compact(source: RunSource, ref: RunRef) -> bool:
-    """A sweep member journaled compactly (without --full-journal): no end-of-day positions, only changed targets."""
-    if ref.info.kind != "sweep_member":
-        return False
-    return not source.query(ref, "SELECT 1 FROM positions WHERE run_id=? LIMIT 1", (ref.run_id,))
-
-
 def explain_day(source: RunSource, ref: RunRef, day: date) -> DayRecord:
     """The decision of `day` (the session whose close it followed). ReviewError names the nearest days if none."""
     key = day.isoformat()
@@ -76,7 +69,7 @@ def explain_day(source: RunSource, ref: RunRef, day: date) -> DayRecord:
         before = [d for d in days if d < key]
         after = [d for d in days if d > key]
         near = ", ".join(x for x in (before[-1] if before else None, after[0] if after else None) if x)
-        if _compact(source, ref) and (ref.info.start_day or days[0]) <= key <= (ref.info.end_day or days[-1]):
+        if source.compact(ref) and (ref.info.start_day or days[0]) <= key <= (ref.info.end_day or days[-1]):
             raise ReviewError(
                 f"run {ref.run_id} is a sweep member with a compact journal: it keeps only the days its target changed, and {key} is not "
                 f"one (journaled {len(days)} day(s) in {days[0]}..{days[-1]}; nearest: {near}); run the sweep with --full-journal to keep "

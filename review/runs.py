@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from journal.decision_blocks import decision_markets, decision_rows
+from journal.decision_blocks import blocks_detail, daily_signals, decision_rows
 from journal.journal import JournalError, RunInfo, open_read_only
 from review.metrics import Metrics, bill_returns, metrics
 
@@ -203,10 +203,24 @@ class RunSource:
         return ref.info.status
 
     def bill_rates(self, ref: RunRef) -> pd.Series:
-        """The 3-month bill rate (percent) each decision saw, by decision day (NaN where none was known)."""
-        markets = decision_markets(self._dbs[ref.path], ref.run_id)  # only the market part of each record is decoded
-        rates = [float("nan") if m.get("bill_rate") is None else float(m["bill_rate"]) for m in markets.values()]
-        return pd.Series(rates, index=pd.to_datetime(list(markets)), dtype=float)
+        """The 3-month bill rate (percent) known after each session's close, by day (NaN where none was known): every
+        day the run decided, a compact sweep member's unstored days included (`journal.decision_blocks.daily_signals`),
+        so the metrics are over the same bill rate the run itself earned."""
+        known = daily_signals(self._dbs[ref.path], ref.run_id)
+        rates = [float("nan") if m.get("bill_rate") is None else float(m["bill_rate"]) for m, _ in known.values()]
+        return pd.Series(rates, index=pd.to_datetime(list(known)), dtype=float)
+
+    def compact(self, ref: RunRef) -> bool:
+        """A sweep member journaled compactly (without --full-journal): decisions stored only on the days its target
+        changed or it sent orders, no end-of-day positions."""
+        return blocks_detail(self._dbs[ref.path], ref.run_id) == "compact"
+
+    def regime_calls(self, ref: RunRef) -> list[tuple[str, str]]:
+        """(day, regime called after its close) for every day the run decided, in day order: from its decisions, or,
+        for a compact sweep member (which stores only the days its target changed), from its snapshot blocks."""
+        decided = {str(r["day"]) for r in self.query(ref, "SELECT day FROM decisions WHERE run_id=?", (ref.run_id,))}
+        days = set(pd.DatetimeIndex(self.equity(ref).index).strftime("%Y-%m-%d")) | decided
+        return [(day, regime) for day, (_, regime) in daily_signals(self._dbs[ref.path], ref.run_id).items() if day in days]
 
     def measure(self, ref: RunRef, curve: pd.Series | None = None) -> Metrics:
         """The run's metrics (or those of `curve`, e.g. a benchmark over the run's days) over the bill rate its

@@ -13,7 +13,7 @@ from pathlib import Path
 from backtest.inputs import Inputs, SnapshotHistory, history
 from backtest.run import RunSpec, run_backtest
 from config.loader import load_config
-from journal.decision_blocks import DecisionWriter, SnapshotBlocks, decision_markets, decision_rows
+from journal.decision_blocks import DecisionWriter, SnapshotBlocks, daily_signals, decision_rows
 from journal.journal import Journal, _json, open_read_only
 from journal.records import decision_documents
 from journal.schema import SCHEMA_VERSION
@@ -47,8 +47,10 @@ def test_every_rebuilt_row_equals_the_full_documents(pack_inputs: Inputs, tmp_pa
     assert len(one) == 1 and tuple(one[0]) == tuple(next(r for r in rows if r["day"] == "2008-10-10"))
     assert db.execute("SELECT COUNT(*) FROM decision_blocks").fetchone()[0] < len(rows) / 50  # blocks, not rows
     # the market part alone (what the metrics read for the bill rate) is the same as in the rebuilt rows
-    markets = decision_markets(db, "blocks")
+    known = daily_signals(db, "blocks")
+    markets = {day: market for day, (market, _) in known.items()}
     assert markets == {r["day"]: json.loads(r["inputs_json"])["market"] for r in rows}
+    assert {day: regime for day, (_, regime) in known.items()} == {r["day"]: r["regime"] for r in rows}
     assert all(isinstance(m.get("bill_rate"), float) for m in markets.values())
     db.close()
 
@@ -98,8 +100,52 @@ def test_a_version_1_journal_is_upgraded_and_its_full_rows_read_as_before(tmp_pa
     assert ro.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
     (row,) = decision_rows(ro, "old")
     assert (row["snapshot_json"], row["target_json"]) == ('{"phase": {}}', '{"day": "2024-01-02"}')
-    assert decision_markets(ro, "old") == {"2024-01-02": {}}  # a full row's market, read from its own inputs
+    assert daily_signals(ro, "old") == {"2024-01-02": ({}, "neutral")}  # a full row's market and regime, read from the row
     # the reconciler's outside events (journal.position_book) are read through the index version 3 adds
     plan = " ".join(str(r[-1]) for r in ro.execute("EXPLAIN QUERY PLAN SELECT detail_json FROM events WHERE kind='outside_event'"))
     assert "USING INDEX events_by_kind" in plan, plan
     ro.close()
+
+
+def test_a_compact_member_reads_back_the_metrics_calls_and_decisions_of_its_full_twin(pack_inputs: Inputs, tmp_path: Path) -> None:
+    """A compact journal stores decisions only where the target changed, yet review measures it over the bill rate the
+    run earned every day and scores the regime it called every day: the same as the same run journaled in full and
+    as the backtest's own metrics (the Sharpe a sweep table shows is the one `runs`, `report` and `compare` show)."""
+    from review.compare import compare_runs, render_compare
+    from review.runs import open_runs
+
+    cfg = load_config().config
+    snaps = _history(pack_inputs)
+    results = {}
+    for detail in ("full", "compact"):
+        spec = RunSpec(detail, detail, CREATED, {}, "test", kind="sweep_member", parent_id="sweep")
+        results[detail] = run_backtest(pack_inputs.market, snaps, cfg.strategy, cfg.backtest, start=START, end=END, spec=spec,
+                                       journal_path=tmp_path / f"{detail}.sqlite", snapshot_detail=detail)
+    with open_runs([tmp_path / "full.sqlite", tmp_path / "compact.sqlite"]) as source:
+        full, compact = source.run("full"), source.run("compact")
+        assert source.compact(compact) and not source.compact(full)
+        assert len(source.decisions(compact)) < len(source.decisions(full)) / 5  # it is compact
+        own = results["compact"].strategy
+        for ref in (full, compact):
+            measured = source.measure(ref)
+            assert measured.sharpe is not None and own.sharpe is not None and measured.sortino is not None and own.sortino is not None
+            assert math.isclose(measured.sharpe, own.sharpe, rel_tol=1e-9) and math.isclose(measured.sortino, own.sortino, rel_tol=1e-9)
+        assert source.regime_calls(compact) == source.regime_calls(full) == [(r["day"], r["regime"]) for r in source.decisions(full)]
+        compared = compare_runs(source, compact, full)
+        text = render_compare(compared)
+    assert compared.diffs == [] and compared.days_only_a == compared.days_only_b == 0
+    assert "A is a sweep member with a compact journal" in text and "B is a sweep member" not in text
+
+
+def test_a_compact_writer_copies_the_snapshot_block_of_every_day_it_ran(pack_inputs: Inputs) -> None:
+    """Days whose target did not change are not stored, but their snapshot blocks are (their bill rate and regime)."""
+    snaps = _history(pack_inputs)
+    days = list(snaps)[:12]
+    blocks = SnapshotBlocks(days, snaps.get, block_days=5)
+    writer = DecisionWriter(blocks, "compact")
+    writer.add(snaps[days[0]], {"day": days[0].isoformat()}, [])
+    for day in days[1:]:
+        writer.cover(day)
+    heads, written = writer.take()
+    assert [h[0] for h in heads] == [days[0].isoformat()]
+    assert [b for b in written if b[0] == "snapshot"] == [blocks.packed(i, "compact") for i in range(3)]
