@@ -18,14 +18,16 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
+from backtest.cluster import ClusterError
 from backtest.sweep import GridError
 from cli.argv import Parser, chosen_parser, hoist_global_options, label_text, unknown_options_hint
 from cli.boundary import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, Failure, UsageError, guarded, state_file
 from cli.dates import check_day, check_window, parse_day
-from cli.numbers import non_negative_float, non_negative_int, port, port_in_use, positive_float, positive_int, years
+from cli.numbers import non_negative_float, non_negative_int, port, port_in_use, positive_float, years
 from cli.paths import CHART_SUFFIXES, HTML_SUFFIXES, output_file
 from clock import NEW_YORK, Clock, SystemClock
 from config.loader import ConfigError, LoadedConfig, load_config, pack_dir, store_dir
+from config.schema import scheduler_address
 from config.secrets import ENV_DATA_DIR, RedactingFilter, Secrets, install_redaction, redact_url_credentials
 from datastore.errors import DataError, SourceConfigError, SourceUnavailable
 from datastore.pack_import import import_pack
@@ -37,7 +39,7 @@ log = logging.getLogger("cutcycle")
 
 # Exceptions that are bad input (exit 2, their message on one line) and failures (exit 1): see cli/boundary.py.
 BAD_INPUT: tuple[type[BaseException], ...] = (ConfigError, DataError, SourceConfigError, ReviewError, GridError)
-FAILURES: tuple[type[BaseException], ...] = (SourceUnavailable,)
+FAILURES: tuple[type[BaseException], ...] = (SourceUnavailable, ClusterError)
 # Global options also accepted after the subcommand (`main.py backtest --set k=v`).
 GLOBAL_OPTIONS = ("--set", "--config", "--log-level")
 
@@ -451,8 +453,9 @@ def add_backtest_commands(sub: Any) -> None:
     sweep.add_argument("grid", help="grid TOML file (see backtest/sweep.py)")
     sweep.add_argument("--start", help="first day YYYY-MM-DD")
     sweep.add_argument("--end", help="last day YYYY-MM-DD")
-    sweep.add_argument("--processes", type=positive_int, help="worker processes (default: all cores)")
-    sweep.add_argument("--dask", metavar="ADDRESS", help="run the variants on the Dask scheduler at ADDRESS (default: cluster.dask_scheduler)")
+    sweep.add_argument("--processes", type=non_negative_int, help="worker processes (default: the grid's, else all cores; 0 = all cores)")
+    sweep.add_argument("--dask", metavar="ADDRESS", type=scheduler_address_arg,
+                       help="run the variants on the Dask scheduler at ADDRESS, tcp://HOST:PORT (default: cluster.dask_scheduler)")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
     sweep.add_argument("--label", type=label_text, help="a name for the sweep; each member's label is it plus the member's overrides")
     sweep.add_argument("--full-journal", action="store_true",
@@ -470,8 +473,9 @@ def add_backtest_commands(sub: Any) -> None:
     validate.add_argument("--end", help="last day YYYY-MM-DD")
     validate.add_argument("--json", action="store_true", help="machine-readable output")
     validate.add_argument("--out", metavar="FILE.html", help="where to write the report (default: beside the member journals)")
-    validate.add_argument("--processes", type=positive_int, help="worker processes (default: all cores)")
-    validate.add_argument("--dask", metavar="ADDRESS", help="run the variants on the Dask scheduler at ADDRESS (default: cluster.dask_scheduler)")
+    validate.add_argument("--processes", type=non_negative_int, help="worker processes (default: the grid's, else all cores; 0 = all cores)")
+    validate.add_argument("--dask", metavar="ADDRESS", type=scheduler_address_arg,
+                       help="run the variants on the Dask scheduler at ADDRESS, tcp://HOST:PORT (default: cluster.dask_scheduler)")
     validate.add_argument("--no-progress", action="store_true", help="no progress bar")
     validate.set_defaults(handler=cmd_validate)
 
@@ -745,6 +749,14 @@ def add_review_commands(sub: Any) -> None:
 # -- wiring ------------------------------------------------------------------------------------------------------
 
 Handler = Callable[[App, argparse.Namespace], int]
+
+
+def scheduler_address_arg(text: str) -> str:
+    """argparse's type for --dask: `config.schema.scheduler_address`, its message as argparse's."""
+    try:
+        return scheduler_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:

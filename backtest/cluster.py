@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from backtest.sweep import SharedInputs, VariantResult, VariantTask, run_local, run_on_executor
+from config.schema import scheduler_address
 
 
 class ClusterError(RuntimeError):
@@ -28,7 +29,7 @@ def run_on_dask(
     connect: Any = distributed.Client  # distributed ships without type annotations
     try:
         client = connect(address, timeout=connect_timeout, set_as_default=False)
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError) as exc:
         raise ClusterError(f"no Dask scheduler at {address}: {exc}") from None
     try:
         handle = client.scatter(shared, broadcast=True)
@@ -47,5 +48,5 @@ def run_tasks(
 ) -> list[VariantResult]:
     """On the Dask scheduler at `dask` when one is given, else on `processes` local processes."""
     if dask:
-        return run_on_dask(dask, shared, tasks, on_done)
+        return run_on_dask(scheduler_address(dask), shared, tasks, on_done)
     return run_local(shared, tasks, max(1, min(processes, len(tasks))), on_done)

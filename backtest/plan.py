@@ -37,7 +37,12 @@ class SweepPlan:
         return self.tasks[: len(self.grid.variants)]
 
     def workers(self, processes: int | None) -> int:
-        return processes if processes is not None else (self.grid.processes or (os.cpu_count() or 1))
+        return worker_count(processes, self.grid)
+
+
+def worker_count(processes: int | None, grid: Grid) -> int:
+    """Worker processes: `processes` (the command line), else the grid's `[sweep] processes`; 0 or none = all cores."""
+    return processes or grid.processes or (os.cpu_count() or 1)
 
 
 def _effective(cfg: AppConfig) -> dict[str, object]:

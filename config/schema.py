@@ -228,12 +228,36 @@ class PaperConfig(Frozen):
                               "run ledger what is due: a job dropped by a suspend or a clock jump runs within one tick of waking")
 
 
+SCHEMES = ("tcp", "tls", "ws", "wss", "inproc", "ucx")  # distributed's comm protocols
+
+
+def scheduler_address(text: str) -> str:
+    """A Dask scheduler address as distributed takes it, `tcp://HOST:PORT` (or `HOST:PORT`, which means tcp), checked
+    before anything connects. Raises ValueError saying what is wrong (distributed itself raises deep in its client and
+    leaves a background thread that prints a traceback)."""
+    value = text.strip()
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        scheme, rest = "tcp", value
+    host, colon, port = rest.rpartition(":")
+    if scheme not in SCHEMES:
+        raise ValueError(f"{text!r}: unknown protocol {scheme!r} (one of {', '.join(SCHEMES)}); expected tcp://HOST:PORT")
+    if scheme != "inproc" and (not colon or not host or not port.isdigit() or not 0 < int(port) < 65536 or "/" in host):
+        raise ValueError(f"{text!r}: expected tcp://HOST:PORT with a port 1 .. 65535")
+    return value
+
+
 class ClusterConfig(Frozen):
     """Where sweeps and validations run their variants."""
 
     dask_scheduler: str = Field(
         default="", description="a Dask scheduler address (tcp://host:8786) to run sweep variants on; empty = local processes"
     )
+
+    @field_validator("dask_scheduler")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        return scheduler_address(value) if value.strip() else ""
 
 
 NotifyEvent = Literal["start", "stop", "orders", "fills", "regime", "summary", "halt", "failure", "missed", "stale_data",

@@ -47,6 +47,9 @@ def test_nothing_close_gives_argparse_own_message(capsys: pytest.CaptureFixture[
     (["--log-level", "LOUD", "backtest"], "main.py: error: argument --log-level: invalid choice: 'LOUD'"),
     (["signals", "--history", "2020-01-02"], "main.py signals: error: argument --history: expected 2 arguments"),
     (["emulator", "--", "--port", "x"], "main.py emulator --: error: argument --port: 'x': expected a whole number"),
+    (["sweep", "grid.toml", "--dask", "notaurl"], "main.py sweep: error: argument --dask: 'notaurl': expected tcp://HOST:PORT"),
+    (["validate", "grid.toml", "--dask", "http://h:8786"], "main.py validate: error: argument --dask: 'http://h:8786': unknown protocol 'http'"),
+    (["sweep", "grid.toml", "--processes", "-1"], "main.py sweep: error: argument --processes: -1: expected a whole number >= 0"),
 ])
 def test_every_refusal_of_the_command_line_is_one_line_naming_the_argument(argv: list[str], says: str, capsys: pytest.CaptureFixture[str]) -> None:
     """No usage block before the error: the one line that says what is wrong, and where the usage is."""
@@ -75,3 +78,21 @@ def test_series_ids_are_taken_in_any_case_and_a_near_miss_is_named() -> None:
     assert catalogue_ids(None, catalogue, "--series") == []
     with pytest.raises(UsageError, match=r"--series: CPIAUCS not in the series catalogue; did you mean CPIAUCSL\?"):
         catalogue_ids(["CPIAUCS"], catalogue, "--series")
+
+
+def test_a_scheduler_address_in_the_config_is_checked_before_anything_connects(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--set", 'cluster.dask_scheduler="foo:bar"', "config", "show"], env={}) == 2
+    err = capsys.readouterr().err
+    assert "cluster.dask_scheduler" in err and "expected tcp://HOST:PORT" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_zero_processes_means_all_cores_on_the_command_line_as_in_the_grid() -> None:
+    import os
+
+    from backtest.plan import worker_count
+    from backtest.sweep import Grid
+
+    cores = os.cpu_count() or 1
+    assert worker_count(0, Grid([], "sharpe", 0)) == worker_count(None, Grid([], "sharpe", 0)) == cores
+    assert worker_count(0, Grid([], "sharpe", 2)) == worker_count(None, Grid([], "sharpe", 2)) == 2
+    assert worker_count(3, Grid([], "sharpe", 2)) == 3
