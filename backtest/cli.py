@@ -37,6 +37,7 @@ from backtest.validate import render as render_validation
 from cli.boundary import state_file
 from clock import Clock
 from config.loader import load_config
+from review.tables import fit_width
 
 
 class FoldError(ValueError):
@@ -157,17 +158,19 @@ def sweep_command(
     csv_path, json_path = write_outputs(plan.folder, ranked)
     judgement = judge(results, ranked[0].index)
     (plan.folder / "overfitting.json").write_text(json.dumps(judgement.to_json(), indent=1, allow_nan=False))
-    return "\n".join(
+    return fit_width("\n".join(
         [
-            f"{plan.sweep_id}: {len(plan.tasks)} variants, {plan.first} .. {plan.last}, ranked by {grid.rank_by}",
+            f"{plan.sweep_id}{f' ({label})' if label else ''}: {len(plan.tasks)} variants, {plan.first} .. {plan.last}, ranked by {grid.rank_by}",
             ranked_table(ranked, grid.rank_by),
             "",
             judgement_text(judgement, f"#1 {' '.join(ranked[0].overrides)}"),
             "",
-            f"results: {csv_path}  {json_path}  {plan.folder / 'overfitting.json'}",
+            f"results:  {csv_path}",
+            f"          {json_path}",
+            f"          {plan.folder / 'overfitting.json'}",
             f"journals: {plan.folder}/member-*.sqlite",
         ]
-    )
+    ))
 
 
 @dataclass(frozen=True, slots=True)

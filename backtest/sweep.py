@@ -274,17 +274,23 @@ def write_outputs(folder: Path, ranked: Sequence[VariantResult]) -> tuple[Path, 
     return csv_path, json_path
 
 
+_SHOWN = {"sharpe": "Sharpe", "cagr": "CAGR", "max_drawdown": "max DD", "calmar": "Calmar"}
+_FORMATS = {"sharpe": "{:.2f}", "cagr": "{:.2%}", "max_drawdown": "{:.1%}", "calmar": "{:.2f}", "sortino": "{:.2f}", "total_return": "{:.1%}",
+            "volatility": "{:.1%}", "exposure": "{:.0%}", "turnover": "{:.2f}", "hedge_cost": "{:,.0f}", "hedge_payoff": "{:,.0f}"}
+
+
 def ranked_table(ranked: Sequence[VariantResult], by: str, limit: int = 20) -> str:
-    lines = [f"{'#':>3}  {'Sharpe':>7}{'CAGR':>8}{'max DD':>8}{'Calmar':>8}  {by}  overrides    (Sharpe: daily returns over the bill rate)"]
-    for i, r in enumerate(ranked[:limit], 1):
-        m = r.metrics
+    """The best `limit` variants: rank, Sharpe, CAGR, max drawdown, Calmar, the ranking metric when it is none of
+    these, and the overrides (wrapped to fit 120 columns)."""
+    from review.tables import text_table
 
-        def f(k: str, fmt: str, m: dict[str, Any] = m) -> str:
-            v = m.get(k)
-            return "-" if v is None else fmt.format(v)
+    columns = [*_SHOWN, *([by] if by not in _SHOWN else [])]
 
-        lines.append(
-            f"{i:>3}  {f('sharpe', '{:.2f}'):>7}{f('cagr', '{:.2%}'):>8}{f('max_drawdown', '{:.1%}'):>8}{f('calmar', '{:.2f}'):>8}"
-            f"  {f(by, '{:.4g}')}  {' '.join(r.overrides)}"
-        )
-    return "\n".join(lines)
+    def cell(metrics: dict[str, Any], key: str) -> str:
+        value = metrics.get(key)
+        return "-" if value is None else _FORMATS.get(key, "{:.4g}").format(value)
+
+    rows = [[i, *(cell(r.metrics, k) for k in columns), " ".join(r.overrides)] for i, r in enumerate(ranked[:limit], 1)]
+    table = text_table(["#", *(_SHOWN.get(k, k) for k in columns), "overrides"], rows, wrap=[len(columns) + 1])
+    more = f"\n... {len(ranked) - limit} more in results.csv" if len(ranked) > limit else ""
+    return f"{table}{more}\nSharpe: daily returns over the bill rate, annualized"

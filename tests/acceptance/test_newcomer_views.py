@@ -160,7 +160,10 @@ def test_12_runs_show_their_disk_and_prune_frees_it(capsys: pytest.CaptureFixtur
         assert run(capsys, [*sets, "backtest", *window, "--label", label], env)[0] == 0
     grid = tmp_path / "grid.toml"
     grid.write_text('[grid]\n"strategy.base_weight" = [0.3, 0.6]\n')
-    assert run(capsys, [*sets, "sweep", str(grid), *window, "--processes", "1", "--label", "tiny"], env)[0] == 0
+    code, out, _ = run(capsys, [*sets, "sweep", str(grid), *window, "--processes", "1", "--label", "tiny"], env)
+    assert code == 0 and max(len(line) for line in out.splitlines()) <= 120, out
+    header = next(line for line in out.splitlines() if line.startswith("#"))
+    assert " (tiny): 2 variants" in out and header.split() == ["#", "Sharpe", "CAGR", "max", "DD", "Calmar", "overrides"], out
     from journal.journal import Journal
 
     paper = Journal(tmp_path / "state" / "paper" / "paper.sqlite")  # a paper trader's record (real journal, no orders)
