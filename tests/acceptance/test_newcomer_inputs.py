@@ -45,8 +45,8 @@ def refused_by_argparse(capsys: pytest.CaptureFixture[str], argv: list[str], env
     (["runs", "prune", "--keep", "two"], ("--keep", "'two'", "whole number >= 0")),
     (["runs", "prune", "--older-than", "-1"], ("--older-than", "-1", ">= 0")),
     (["runs", "prune", "--older-than", "nan"], ("--older-than", "nan")),
-    (["sweep", GRID, "--processes", "0"], ("--processes", "0", "> 0")),
-    (["validate", GRID, "--processes", "-2"], ("--processes", "-2", "> 0")),
+    (["sweep", GRID, "--processes", "-1"], ("--processes", "-1", ">= 0")),  # 0 = all cores, as in the grid file
+    (["validate", GRID, "--processes", "-2"], ("--processes", "-2", ">= 0")),
     (["validate", GRID, "--folds", "walk-forward", "--in-sample-years", "0"], ("--in-sample-years", "> 0")),
     (["validate", GRID, "--folds", "walk-forward", "--out-of-sample-years", "-1"], ("--out-of-sample-years", "> 0")),
     (["validate", GRID, "--folds", "walk-forward", "--in-sample-years", "0.001"], ("--in-sample-years", "at least one day")),
@@ -210,6 +210,8 @@ def test_5_silent_acceptances_are_refused_in_one_line(capsys: pytest.CaptureFixt
         (["validate", GRID, "--out", "/nonexistent/dir/v.html"], ("--out", "/nonexistent/dir does not exist")),
         (["report", run_id, "--out", str(tmp_path / "r.txt")], ("--out", ".txt is not a format", ".html")),
         (["compare", run_id, run_id, "--out", "/nonexistent/c.html"], ("--out", "/nonexistent does not exist")),
+        (["report", run_id, "--out", "/proc/r.html"], ("--out /proc/r.html: cannot write there",)),  # a directory that takes no files
+        (["events", "--chart", "/proc/e.png"], ("--chart /proc/e.png: cannot write there",)),
         (["paper", "--notify"], ("--notify goes with --simulate",)),
     ]
     for argv, needles in cases:
