@@ -7,6 +7,7 @@ also writes them as files. Output is deterministic for the same input (no timest
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -64,7 +65,9 @@ def _png(fig: Figure) -> bytes:
     the size (the report embeds every chart)."""
     FigureCanvasAgg(fig)
     raw = io.BytesIO()
-    fig.savefig(raw, format="png", dpi=100, metadata={"Software": None})
+    with warnings.catch_warnings():  # a run label in a script the font lacks (CJK, emoji) draws as boxes, not a warning on the terminal
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning)
+        fig.savefig(raw, format="png", dpi=100, metadata={"Software": None})
     raw.seek(0)
     with Image.open(raw) as image:
         small = image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)

@@ -90,3 +90,15 @@ def test_compare_shows_both_runs_and_why_their_decisions_differ(journals: tuple[
     assert (tmp_path / "cmp.png").read_bytes().startswith(PNG_MAGIC)
     text = compare_command([folder], "base", "defensive")
     assert "day(s) where the decisions differ" in text and "because same inputs and regime: the configs differ" in text
+
+
+def test_a_label_in_a_script_the_font_lacks_draws_without_a_warning_on_the_terminal() -> None:
+    import warnings
+
+    from review import charts
+
+    curve = pd.Series([100.0, 101.0, 99.5], index=pd.date_range("2024-01-02", periods=3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib's 'Glyph ... missing from font' would raise here
+        png = charts.curves_chart({"crisé 危机 🚀": curve, "base": curve * 1.01}, "危机 vs base")
+    assert png.startswith(PNG_MAGIC)
