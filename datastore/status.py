@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from config.schema import AppConfig, SeriesSpec
-from datastore.releases import DEFAULT_CALENDAR, LabelOnlySeries, SeriesDerivation, next_expected
+from config.schema import AppConfig, LabelOnly, SeriesSpec
+from datastore.releases import DEFAULT_CALENDAR, SeriesDerivation, next_expected
 from datastore.store import Store
 from nyse import CALENDAR_START, nyse_calendar
 
@@ -41,6 +41,12 @@ def _series_status(store: Store, sid: str, derivation: SeriesDerivation, now: da
     if info is None or info.last is None:
         return SeriesStatus(sid, "-", "series", None, None, 0, None, None, True, "missing from the store: run `main.py data sync`")
     frame = store.observations(sid)
+    if isinstance(spec.release, LabelOnly):  # stored as never available (labels, not inputs): its rows and range as they are
+        labels = frame[frame["value"].notna()]
+        first_label = labels["period"].min().date().isoformat() if len(labels) else None
+        last_label = labels["period"].max().date().isoformat() if len(labels) else None
+        return SeriesStatus(sid, info.source, "series", first_label, last_label, len(labels), None, None, False,
+                            "label only (NBER dates): never a trading input")
     known = frame[frame["value"].notna() & (frame["available_at"] <= now)]
     if known.empty:  # as of a date before the series' first publication: nothing known yet, and nothing overdue
         return SeriesStatus(sid, info.source, "series", None, None, 0, None, None, False, f"nothing published yet (first period {info.first})")
@@ -50,10 +56,7 @@ def _series_status(store: Store, sid: str, derivation: SeriesDerivation, now: da
     last_period = date.fromisoformat(last)
     if spec.discontinued and last == info.last:
         return SeriesStatus(sid, info.source, "series", first, last, len(known), last_available, None, False, spec.discontinued)
-    try:
-        due = next_expected(derivation, last_period)[1].at
-    except LabelOnlySeries:
-        return SeriesStatus(sid, info.source, "series", first, last, len(known), None, None, False, "label only (NBER dates): never a trading input")
+    due = next_expected(derivation, last_period)[1].at
     grace = timedelta(days=spec.stale_after_days or GRACE_DAYS[spec.frequency])
     stale = now > due + grace
     note = f"next release was due {due:%Y-%m-%d %H:%M} UTC" if stale else "current"

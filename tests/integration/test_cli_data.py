@@ -42,6 +42,8 @@ def test_data_status_json_lists_every_pack_series(capsys: pytest.CaptureFixture[
     assert rows["CPIAUCSL"]["last_available_at"].startswith("2026-05-12T12:30")  # the record
     assert rows["SAHMREALTIME"]["stale"] is True
     assert rows["RUT"]["stale"] is True and rows["IWM"]["stale"] is False
+    # NBER labels are stored as never available (never an input), yet the store holds them all: shown as such, not as empty
+    assert rows["USREC"]["rows"] > 2000 and rows["USREC"]["first"] == "1854-12-01" and "label only" in rows["USREC"]["note"]
     assert (tmp_path / "state").stat().st_mode & 0o777 == 0o700
     assert (tmp_path / "state" / "store.sqlite").stat().st_mode & 0o777 == 0o600
 
