@@ -21,7 +21,7 @@ from review.metrics import benchmark_curves, fmt_num, fmt_pct
 from review.parity import Replayer, parity_diff, render_parity, replay_and_diff
 from review.report import build_report, write_report
 from review.runs import ReviewError, RunRef, RunSource, config_summary, open_runs
-from review.tables import TERMINAL_WIDTH, Format, csv_table, records, text_table, to_json
+from review.tables import TERMINAL_WIDTH, Format, csv_table, fit_width, records, text_table, to_json
 from review.trades import TRADE_COLUMNS, pair_trades, select_trades, trade_row
 
 RUN_COLUMNS = ("run_id", "kind", "label", "overrides", "parent", "start", "end", "status", "config", "total_return", "cagr", "max_drawdown", "sharpe",
@@ -144,11 +144,15 @@ def trades_command(journals: Sequence[Path], run_id: str, *, start: date | None 
     if fmt == "csv":
         return csv_table(TRADE_COLUMNS, rows)
     closed = [t for t in trades if t.closed]
-    shown = [[r[0], r[1], r[2], r[3], r[4], r[5], r[6], fmt_num(r[7]), fmt_pct(r[8]), r[11], r[12]] for r in rows]
-    headers = ["symbol", "qty", "entry", "price", "exit", "price", "how", "P&L", "return", "regime", "why (entry decision)"]
+    shown = [[r[0], r[1], r[2], r[3], r[4], r[5], r[6], fmt_num(r[7]), fmt_pct(r[8]), r[11]] for r in rows]
+    headers = ["symbol", "qty", "entry", "price", "exit", "price", "how", "P&L", "return", "regime"]
+    table = text_table(headers, shown, width=None).splitlines()  # a row never wraps: an OCC symbol stays whole
+    lines = table[:2]
+    for line, r in zip(table[2:], rows, strict=True):  # each trade's reason on its own line under it, as explain shows it
+        lines += [line, f"    why: {r[12]}" if r[12] else "    why: -"]
     total = sum(t.pnl for t in trades)
-    return (text_table(headers, shown, max_width=70) +
-            f"\n{len(trades)} trade(s), {len(closed)} closed; P&L {fmt_num(total)} (closed {fmt_num(sum(t.pnl for t in closed))}), net of fees")
+    lines.append(f"{len(trades)} trade(s), {len(closed)} closed; P&L {fmt_num(total)} (closed {fmt_num(sum(t.pnl for t in closed))}), net of fees")
+    return fit_width("\n".join(lines))
 
 
 def explain_command(journals: Sequence[Path], run_id: str, day: date, *, fmt: Format = "text", wide: bool = False) -> str:

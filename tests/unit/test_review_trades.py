@@ -107,5 +107,9 @@ def test_trades_command_filters_and_formats(sim: tuple[Path, Truth], source: Run
     assert {t["symbol"] for t in json.loads(trades_command([folder], "sim-trades", symbol=one_put, fmt="json"))} == {one_put}
     text = trades_command([folder], "sim-", fmt="text")  # an unambiguous prefix is enough
     assert "late_cuts" in text and "net of fees" in text
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 120 and "…" not in text  # the whole reason, wrapped under its trade
+    assert any(line.startswith(one_put + " ") for line in lines)  # an OCC symbol is never cut
+    assert sum(line.startswith("    why: ") for line in lines) == len(everything)
     with pytest.raises(ReviewError, match="no run"):
         trades_command([folder], "nope")
