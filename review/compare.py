@@ -76,6 +76,9 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: value}
 
 
+PROVENANCE_KEYS = frozenset({"sources", "overrides"})
+
+
 def dict_diff(a: Any, b: Any) -> list[tuple[str, Any, Any]]:
     fa, fb = flatten(a), flatten(b)
     return [(k, fa.get(k), fb.get(k)) for k in sorted(fa.keys() | fb.keys()) if fa.get(k) != fb.get(k)]
@@ -123,7 +126,9 @@ def run_scorecard(source: RunSource, ref: RunRef, closes: dict[str, pd.Series], 
 def compare_runs(source: RunSource, a: RunRef, b: RunRef, closes: dict[str, pd.Series] | None = None,
                  recession_months: pd.Series | None = None) -> Comparison:
     """Compare two runs over the days both decided; with IWM/SPY `closes` and the NBER months, their regime scorecards too."""
-    config_diff = dict_diff(a.config(), b.config())
+    # the settings that differ; where they came from (the files and --set overrides a run journals as `sources` and
+    # `overrides`, e.g. a different store_dir) is not a setting of the strategy
+    config_diff = [d for d in dict_diff(a.config(), b.config()) if d[0].split(".")[0].split("[")[0] not in PROVENANCE_KEYS]
     eq_a, eq_b = source.equity(a)["equity"], source.equity(b)["equity"]
     rows_a = {r["day"]: r for r in source.decisions(a)}
     rows_b = {r["day"]: r for r in source.decisions(b)}

@@ -109,6 +109,8 @@ def test_8_output_fits_a_terminal(capsys: pytest.CaptureFixture[str], two_runs: 
     assert differing > 50 and spans < differing / 3 and f"{differing} day(s) where the decisions differ, in {spans} span(s)" in text
     assert sum(s["days"] for s in compared["spans"]) == differing
     assert "NOTE: the windows differ" not in text
+    # the settings that differ, not where they came from (the --set list each run journals as its sources)
+    assert [d["key"] for d in compared["config_diff"]] == ["strategy.base_weight"] and "sources" not in text, compared["config_diff"]
 
 
 @pytest.mark.parametrize("command", [["events"], ["regimes"], ["data", "status"], ["data", "releases"], ["data", "releases", "--upcoming"],
