@@ -393,6 +393,8 @@ def cmd_backtest(app: App, args: argparse.Namespace) -> int:
         label=args.label,
     )
     print(outcome.text)
+    for note in outcome.notes:
+        print(note, file=sys.stderr)
     return EXIT_OK
 
 

@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -29,7 +30,7 @@ from backtest.inputs import (
     window,
 )
 from backtest.plan import plan_sweep
-from backtest.run import PROJECT_ROOT, BacktestResult, RunSpec, code_version, config_hash, load_market, run_backtest
+from backtest.run import PROJECT_ROOT, BacktestResult, MarketData, RunSpec, code_version, config_hash, load_market, run_backtest
 from backtest.snapshot_cache import SnapshotCache
 from backtest.sweep import rank, ranked_table, write_outputs
 from backtest.validate import Validation, judge, judgement_text, validate
@@ -50,6 +51,7 @@ class BacktestOutcome:
 
     result: BacktestResult
     text: str
+    notes: tuple[str, ...] = ()  # what the user should know about the result (printed to stderr, apart from --json)
 
 
 def backtest_command(
@@ -108,7 +110,19 @@ def backtest_command(
             clock=clock,
         )
     cache.save_new()  # with the journal blocks this run packed: the next run on the same data copies them
-    return BacktestOutcome(result, render(result, as_json))
+    return BacktestOutcome(result, render(result, as_json), affordability_notes(market, strategy.symbol, costs.initial_cash, first, result))
+
+
+def affordability_notes(market: MarketData, symbol: str, cash: float, first: date, result: BacktestResult) -> tuple[str, ...]:
+    """A note when the strategy never held its ETF because the starting cash buys less than one share (the
+    benchmarks' buy-and-hold holds fractions, so the comparison would mislead without it)."""
+    closes = market.bars[symbol]["close"]
+    from_first = closes[closes.index >= pd.Timestamp(first)]
+    price = float(from_first.iloc[0]) if len(from_first) else float("nan")
+    if result.strategy.exposure > 0 or not cash < price:
+        return ()
+    return (f"note: the strategy never held {symbol}: backtest.initial_cash = {cash:,.2f} buys less than one share ({symbol} closed at "
+            f"{price:,.2f} on {first}); the buy-and-hold benchmarks hold fractions of a share",)
 
 
 def render(result: BacktestResult, as_json: bool) -> str:

@@ -240,3 +240,14 @@ def test_7_explain_on_a_day_a_compact_sweep_member_did_not_keep_says_why(capsys:
             one_line_error(err, member, "compact journal", "only the days its target changed", "--full-journal")
             refused.append(day)
     assert refused
+
+
+def test_cash_below_one_share_is_said_not_silently_compared(capsys: pytest.CaptureFixture[str], home: tuple[list[str], dict[str, str], Path]) -> None:
+    sets, env, _ = home
+    window = ["--start", "2024-01-02", "--end", "2024-01-31", "--no-progress"]
+    code, out, err = run(capsys, [*sets, "--set", "backtest.initial_cash=1", "backtest", *window, "--json"], env)
+    assert code == 0 and json.loads(out)["strategy"]["exposure"] == 0
+    [note] = [line for line in err.splitlines() if line.startswith("note:")]
+    assert "never held IWM" in note and "initial_cash = 1.00 buys less than one share" in note, err
+    code, _, err = run(capsys, [*sets, "backtest", *window], env)
+    assert code == 0 and "note:" not in err
