@@ -128,7 +128,7 @@ def compare_runs(source: RunSource, a: RunRef, b: RunRef, closes: dict[str, pd.S
     """Compare two runs over the days both decided; with IWM/SPY `closes` and the NBER months, their regime scorecards too."""
     # the settings that differ; where they came from (the files and --set overrides a run journals as `sources` and
     # `overrides`, e.g. a different store_dir) is not a setting of the strategy
-    config_diff = [d for d in dict_diff(a.config(), b.config()) if d[0].split(".")[0].split("[")[0] not in PROVENANCE_KEYS]
+    config_diff = [d for d in dict_diff(a.config(), b.config()) if d[0].split(".", 1)[0] not in PROVENANCE_KEYS]
     eq_a, eq_b = source.equity(a)["equity"], source.equity(b)["equity"]
     rows_a = {r["day"]: r for r in source.decisions(a)}
     rows_b = {r["day"]: r for r in source.decisions(b)}

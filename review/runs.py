@@ -126,6 +126,7 @@ class RunSource:
 
     def __init__(self, paths: Sequence[Path], *, warn: Callable[[str], None] = _stderr_warning) -> None:
         self._dbs: dict[Path, sqlite3.Connection] = {}
+        self._signals: dict[tuple[Path, str], dict[str, tuple[dict[str, Any], str]]] = {}  # a source lives for one command
         self._runs: list[RunRef] = []
         self.skipped: dict[Path, str] = {}
         try:
@@ -206,7 +207,7 @@ class RunSource:
         """The 3-month bill rate (percent) known after each session's close, by day (NaN where none was known): every
         day the run decided, a compact sweep member's unstored days included (`journal.decision_blocks.daily_signals`),
         so the metrics are over the same bill rate the run itself earned."""
-        known = daily_signals(self._dbs[ref.path], ref.run_id)
+        known = self._daily_signals(ref)
         rates = [float("nan") if m.get("bill_rate") is None else float(m["bill_rate"]) for m, _ in known.values()]
         return pd.Series(rates, index=pd.to_datetime(list(known)), dtype=float)
 
@@ -220,7 +221,14 @@ class RunSource:
         for a compact sweep member (which stores only the days its target changed), from its snapshot blocks."""
         decided = {str(r["day"]) for r in self.query(ref, "SELECT day FROM decisions WHERE run_id=?", (ref.run_id,))}
         days = set(pd.DatetimeIndex(self.equity(ref).index).strftime("%Y-%m-%d")) | decided
-        return [(day, regime) for day, (_, regime) in daily_signals(self._dbs[ref.path], ref.run_id).items() if day in days]
+        return [(day, regime) for day, (_, regime) in self._daily_signals(ref).items() if day in days]
+
+    def _daily_signals(self, ref: RunRef) -> dict[str, tuple[dict[str, Any], str]]:
+        """`daily_signals` of the run, decoded once per source (the metrics and the scorecard both read it)."""
+        key = (ref.path, ref.run_id)
+        if key not in self._signals:
+            self._signals[key] = daily_signals(self._dbs[ref.path], ref.run_id)
+        return self._signals[key]
 
     def measure(self, ref: RunRef, curve: pd.Series | None = None) -> Metrics:
         """The run's metrics (or those of `curve`, e.g. a benchmark over the run's days) over the bill rate its
